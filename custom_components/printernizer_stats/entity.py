@@ -1,0 +1,28 @@
+"""Base entity: one service device per config entry."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import PrinternizerStatsCoordinator
+
+
+class PrinternizerStatsEntity(CoordinatorEntity[PrinternizerStatsCoordinator]):
+    """Updated by the poll and by every burst of recorded events."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, *, coordinator: PrinternizerStatsCoordinator, key: str) -> None:
+        """Attach to the entry's device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._attr_unique_id = f"{entry.entry_id}_{key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, entry.entry_id)},
+            entry_type=DeviceEntryType.SERVICE,
+            manufacturer="Printernizer",
+            model="Usage statistics",
+            name="Printernizer Usage Statistics",
+        )

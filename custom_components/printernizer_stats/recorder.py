@@ -1,0 +1,123 @@
+"""The one path by which events become counters, whatever their source."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.util import dt as dt_util
+
+from .const import ATTR_EVENT_TYPE, ATTR_METADATA, DOMAIN, LOGGER, RETENTION_DAYS
+from .privacy import CleanEvent, RejectReason, clean_event
+from .storage import PrinternizerStatsStorage
+
+# Counted (never logged with its input) when recording itself failed.
+INTERNAL_ERROR = "internal_error"
+
+
+class EventRecorder:
+    """Cleans events, counts them per UTC day and tells listeners, in bursts."""
+
+    def __init__(self, hass: HomeAssistant, storage: PrinternizerStatsStorage) -> None:
+        """Start with nothing to flush."""
+        self._hass = hass
+        self._storage = storage
+        self._flush_handle: asyncio.Handle | None = None
+        self._stopped = False
+        self.listeners: list[Callable[[], None]] = []
+
+    @callback
+    def async_record(self, event_type: object, metadata: object) -> None:
+        """Record leniently (bus events, polling): never raises, never blocks.
+
+        An unknown event type drops the event; a refused key drops that key
+        only. Each drop is counted by reason; no dropped value is ever logged.
+        """
+        counters = self._storage.data.counters
+        try:
+            event, rejections = clean_event(event_type, metadata)
+            if rejections:
+                counters.count_rejections(rejections)
+            if event is not None:
+                counters.record(_today(), event)
+        except Exception:  # noqa: BLE001 - the boundary that must never raise
+            counters.rejected[INTERNAL_ERROR] = (
+                counters.rejected.get(INTERNAL_ERROR, 0) + 1
+            )
+            LOGGER.debug("An event was dropped after an internal error")
+        self._async_changed()
+
+    @callback
+    def async_record_strict(self, event_type: object, metadata: object) -> CleanEvent:
+        """Record from the record_event action: any bad input refuses the whole call."""
+        event, rejections = clean_event(event_type, metadata)
+        if event is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_event_type",
+            )
+        if rejections:
+            rejection = rejections[0]
+            if rejection.reason in (
+                RejectReason.INVALID_METADATA,
+                RejectReason.TOO_MANY_KEYS,
+            ):
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key=str(rejection.reason),
+                )
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=str(rejection.reason),
+                translation_placeholders={
+                    "key": rejection.key or "?",
+                    "event_type": event.event_type,
+                },
+            )
+        self._storage.data.counters.record(_today(), event)
+        self._async_changed()
+        return event
+
+    @callback
+    def async_handle_bus_event(self, event: Event) -> None:
+        """Listener for printernizer_stats_event."""
+        data = event.data
+        self.async_record(data.get(ATTR_EVENT_TYPE), data.get(ATTR_METADATA))
+
+    @callback
+    def async_stop(self) -> None:
+        """Drop a flush that has not run yet (unload)."""
+        self._stopped = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self.listeners.clear()
+
+    @callback
+    def async_prune(self, now: datetime | None = None) -> None:
+        """Enforce the retention window (runs daily and at start-up)."""
+        oldest = (now or dt_util.utcnow()).date() - timedelta(days=RETENTION_DAYS - 1)
+        if self._storage.data.counters.prune(oldest):
+            self._async_changed()
+
+    @callback
+    def _async_changed(self) -> None:
+        """Coalesce a burst of events into one save request and one state update."""
+        if self._flush_handle is None and not self._stopped:
+            self._flush_handle = self._hass.loop.call_soon(self._async_flush)
+
+    @callback
+    def _async_flush(self) -> None:
+        """Schedule the (debounced) write and tell listeners."""
+        self._flush_handle = None
+        self._storage.async_schedule_save()
+        for listener in self.listeners:
+            listener()
+
+
+def _today() -> str:
+    """The current UTC day, the bucket events are counted in."""
+    return dt_util.utcnow().date().isoformat()

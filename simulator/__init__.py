@@ -1,0 +1,1 @@
+"""Local stand-ins for Printernizer and its statistics service (development and tests)."""
