@@ -6,9 +6,137 @@ from __future__ import annotations
 # `custom_components` (testing_config) first on sys.path.
 import custom_components.printernizer_stats  # noqa: F401  # isort: skip
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+from datetime import timedelta
+
+from aiohttp import web
+from freezegun.api import FrozenDateTimeFactory
+from aiohttp.test_utils import TestServer
 import pytest
+
+from custom_components.printernizer_stats.const import (
+    CONF_API_KEY,
+    CONF_CONSENT_DAY,
+    CONF_CONSENT_VERSION,
+    CONF_ENDPOINT,
+    CONF_SHARE,
+    CONF_URL,
+    CONSENT_VERSION,
+    DOMAIN,
+)
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from simulator.printernizer import PrinternizerSimulator, create_app
+from simulator.stats_service import StatsServiceEmulator
+
+ENTRY_ID = "01JPRINTERNIZERSTATSENTRY0"
+API_KEY = "test-key"
+CONSENT_DAY = "2026-11-02"
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components."""
+
+
+async def _serve(app: web.Application) -> TestServer:
+    """Start an aiohttp app on 127.0.0.1 (never anywhere else).
+
+    Home Assistant's test plugin blocks sockets; `socket_enabled` lifts that,
+    while its allow-list still limits connections to 127.0.0.1.
+    """
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+@pytest.fixture
+def printernizer() -> PrinternizerSimulator:
+    """A Printernizer with four printers and some history, controllable by tests."""
+    return PrinternizerSimulator(seed=1, printers=4, initial_jobs=3, initial_files=2)
+
+
+@pytest.fixture
+async def printernizer_url(
+    printernizer: PrinternizerSimulator, socket_enabled: None
+) -> AsyncIterator[str]:
+    """The simulator, served over real HTTP on loopback."""
+    server = await _serve(create_app(printernizer))
+    yield str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+@pytest.fixture
+def stats_service() -> StatsServiceEmulator:
+    """The statistics service emulator (accepts API key "test-key")."""
+    return StatsServiceEmulator(api_keys={API_KEY})
+
+
+@pytest.fixture
+async def stats_endpoint(
+    stats_service: StatsServiceEmulator, socket_enabled: None
+) -> AsyncIterator[str]:
+    """The emulator's submit URL on loopback."""
+    server = await _serve(stats_service.app)
+    yield str(server.make_url("/submit"))
+    await server.close()
+
+
+@pytest.fixture
+def entry_options(stats_endpoint: str) -> dict[str, Any]:
+    """Options of a user who did not opt in."""
+    return {
+        CONF_SHARE: False,
+        CONF_CONSENT_VERSION: None,
+        CONF_CONSENT_DAY: None,
+        CONF_ENDPOINT: stats_endpoint,
+        CONF_API_KEY: API_KEY,
+    }
+
+
+@pytest.fixture
+def opted_in_options(entry_options: dict[str, Any]) -> dict[str, Any]:
+    """Options of a user who opted in on CONSENT_DAY."""
+    return {
+        **entry_options,
+        CONF_SHARE: True,
+        CONF_CONSENT_VERSION: CONSENT_VERSION,
+        CONF_CONSENT_DAY: CONSENT_DAY,
+    }
+
+
+@pytest.fixture
+def mock_config_entry(printernizer_url: str, entry_options: dict[str, Any]) -> MockConfigEntry:
+    """A config entry pointing at the simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Printernizer Usage Statistics",
+        data={CONF_URL: printernizer_url},
+        options=entry_options,
+        entry_id=ENTRY_ID,
+    )
+
+
+@pytest.fixture
+async def init_integration(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> MockConfigEntry:
+    """The integration, set up and loaded."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    return mock_config_entry
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
+    """Move time, fire due timers, and wait for what they started.
+
+    Polls run as background tasks that talk to real servers on loopback, so
+    background tasks are waited for too.
+    """
+    freezer.tick(delta)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)

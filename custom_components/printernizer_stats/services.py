@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 import json
 import os
@@ -41,7 +41,7 @@ EXPORT_VERSION = 1
 ATTR_PATH = "path"
 
 type Handler = Callable[
-    [PrinternizerStatsRuntimeData, ServiceCall], Awaitable[ServiceResponse]
+    [PrinternizerStatsRuntimeData, ServiceCall], Coroutine[Any, Any, ServiceResponse]
 ]
 
 RECORD_EVENT_SCHEMA = vol.Schema(
@@ -69,7 +69,7 @@ def _runtime_data(hass: HomeAssistant) -> PrinternizerStatsRuntimeData:
 
 def _action(
     hass: HomeAssistant, handler: Handler, *, admin: bool = False
-) -> Callable[[ServiceCall], Awaitable[ServiceResponse]]:
+) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
     """Wrap a handler: admin check first, then the loaded entry's data."""
 
     async def run(call: ServiceCall) -> ServiceResponse:
