@@ -7,14 +7,20 @@ from __future__ import annotations
 import custom_components.printernizer_stats  # noqa: F401  # isort: skip
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
-from datetime import timedelta
-
 from aiohttp import web
-from freezegun.api import FrozenDateTimeFactory
 from aiohttp.test_utils import TestServer
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.printernizer_stats.const import (
     CONF_API_KEY,
@@ -25,11 +31,6 @@ from custom_components.printernizer_stats.const import (
     CONF_URL,
     CONSENT_VERSION,
     DOMAIN,
-)
-from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
 )
 from simulator.printernizer import PrinternizerSimulator, create_app
 from simulator.stats_service import StatsServiceEmulator
@@ -42,6 +43,12 @@ CONSENT_DAY = "2026-11-02"
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Store snapshots in tests/snapshots, as Home Assistant core does."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 async def _serve(app: web.Application) -> TestServer:
@@ -111,7 +118,9 @@ def opted_in_options(entry_options: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def mock_config_entry(printernizer_url: str, entry_options: dict[str, Any]) -> MockConfigEntry:
+def mock_config_entry(
+    printernizer_url: str, entry_options: dict[str, Any]
+) -> MockConfigEntry:
     """A config entry pointing at the simulator."""
     return MockConfigEntry(
         domain=DOMAIN,
@@ -123,7 +132,9 @@ def mock_config_entry(printernizer_url: str, entry_options: dict[str, Any]) -> M
 
 
 @pytest.fixture
-async def init_integration(hass: HomeAssistant, mock_config_entry: MockConfigEntry) -> MockConfigEntry:
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
     """The integration, set up and loaded."""
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
@@ -131,7 +142,9 @@ async def init_integration(hass: HomeAssistant, mock_config_entry: MockConfigEnt
     return mock_config_entry
 
 
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta) -> None:
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
+) -> None:
     """Move time, fire due timers, and wait for what they started.
 
     Polls run as background tasks that talk to real servers on loopback, so

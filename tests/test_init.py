@@ -6,16 +6,16 @@ from datetime import timedelta
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
-import pytest
-
-from custom_components.printernizer_stats.const import DOMAIN, EVENT_PRINTERNIZER_STATS
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     get_scheduled_timer_handles,
 )
+
+from custom_components.printernizer_stats.const import DOMAIN, EVENT_PRINTERNIZER_STATS
 from simulator.printernizer import PrinternizerSimulator
 
 from .conftest import advance
@@ -33,7 +33,9 @@ def _our_timers(hass: HomeAssistant) -> list[str]:
     ]
 
 
-async def test_load_unload_reload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+async def test_load_unload_reload(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
     """Unloading leaves no listener or timer behind; a reload works."""
     entry = init_integration
     assert entry.state is ConfigEntryState.LOADED
@@ -85,7 +87,11 @@ async def test_setup_while_printernizer_down(
         await advance(hass, freezer, timedelta(seconds=61))
     assert hass.states.get(PRINTERS).state == "4"
 
-    went = [r for r in caplog.records if r.levelno >= logging.ERROR and DOMAIN in r.getMessage()]
+    went = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.ERROR and DOMAIN in r.getMessage()
+    ]
     came_back = [r for r in caplog.records if "recovered" in r.getMessage()]
     assert len(went) == 1
     assert len(came_back) == 1

@@ -458,12 +458,12 @@ class SubmissionManager:
                 translation_placeholders={"status": str(result.status)},
             )
         else:
-            if outcome is SubmitOutcome.RATE_LIMITED:
-                delay = max(
-                    result.retry_after or MIN_REQUEST_INTERVAL, MIN_REQUEST_INTERVAL
-                )
-            else:
-                delay = backoff_delay(pending.attempts - 1, rng=self._rng)
+            # Retry-After when the service sends one (429), else backoff with
+            # full jitter; never sooner than the one-request-per-hour limit.
+            delay = result.retry_after or backoff_delay(
+                pending.attempts - 1, rng=self._rng
+            )
+            delay = max(delay, MIN_REQUEST_INTERVAL)
             pending.next_attempt = now + delay
             self._state = _State.RETRYING
             LOGGER.debug(
