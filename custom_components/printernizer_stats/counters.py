@@ -60,16 +60,16 @@ class UsageCounters:
         self.totals: dict[str, int] = {}
 
     def record(self, day: str, event: CleanEvent) -> None:
-        """Count one cleaned event on an ISO day ("YYYY-MM-DD")."""
+        """Count one cleaned event on an ISO day ("YYYY-MM-DD"); on every bus event."""
         counts = self._days.get(day)
         if counts is None:
             counts = self._days[day] = {}
-        event_type = event.event_type
+        event_type, metadata = event
         counts[event_type] = counts.get(event_type, 0) + 1
         self.totals[event_type] = self.totals.get(event_type, 0) + 1
-        for key, raw in event.metadata.items():
+        for key, raw in metadata.items():
             value = self._open_value(key, raw) if key in OPEN_VALUE_KEYS else raw
-            name = counter_key(event_type, key, value)
+            name = f"{event_type}{KEY_SEPARATOR}{key}{VALUE_SEPARATOR}{value}"
             counts[name] = counts.get(name, 0) + 1
 
     def _open_value(self, key: str, value: str) -> str:
@@ -214,14 +214,33 @@ class UsageCounters:
     def from_nested(
         cls, days: Mapping[str, Any], rejected: Mapping[str, Any]
     ) -> UsageCounters:
-        """Build from the nested form of storage version 1 (and of export)."""
+        """Build from the nested form of storage version 1 (and of export).
+
+        Raise ValueError on anything malformed, like from_storage.
+        """
+        if not (isinstance(days, Mapping) and isinstance(rejected, Mapping)):
+            raise ValueError("nested counters have the wrong shape")  # noqa: TRY004
         rows: dict[str, dict[str, int]] = {}
         for day, types in days.items():
+            if not isinstance(types, Mapping):
+                raise ValueError("a day has the wrong shape")  # noqa: TRY004
             counts: dict[str, int] = {}
             for event_type, entry in types.items():
+                if not (
+                    isinstance(event_type, str)
+                    and KEY_SEPARATOR not in event_type
+                    and isinstance(entry, Mapping)
+                    and _is_count(entry.get("count"))
+                    and isinstance(metadata := entry.get("metadata", {}), Mapping)
+                ):
+                    raise ValueError("an event entry has the wrong shape")
                 counts[event_type] = entry["count"]
-                for key, values in entry.get("metadata", {}).items():
+                for key, values in metadata.items():
+                    if not (isinstance(key, str) and isinstance(values, Mapping)):
+                        raise ValueError("metadata counts have the wrong shape")  # noqa: TRY004
                     for value, count in values.items():
+                        if not (isinstance(value, str) and _is_count(count)):
+                            raise ValueError("a metadata count is malformed")
                         counts[counter_key(event_type, key, value)] = count
             rows[day] = counts
         columns = sorted({name for counts in rows.values() for name in counts})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+import time
 
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
@@ -14,6 +15,7 @@ from .const import ATTR_EVENT_TYPE, ATTR_METADATA, DOMAIN, LOGGER, RETENTION_DAY
 from .privacy import CleanEvent, RejectReason, clean_event
 from .storage import PrinternizerStatsStorage
 
+_DAY = 86400.0
 # Counted (never logged with its input) when recording itself failed.
 INTERNAL_ERROR = "internal_error"
 
@@ -27,6 +29,8 @@ class EventRecorder:
         self._storage = storage
         self._flush_handle: asyncio.Handle | None = None
         self._stopped = False
+        self._day = ""
+        self._day_ends = 0.0
         self.listeners: list[Callable[[], None]] = []
 
     @callback
@@ -42,7 +46,7 @@ class EventRecorder:
             if rejections:
                 counters.count_rejections(rejections)
             if event is not None:
-                counters.record(_today(), event)
+                counters.record(self._today(), event)
         except Exception:  # noqa: BLE001 - the boundary that must never raise
             counters.rejected[INTERNAL_ERROR] = (
                 counters.rejected.get(INTERNAL_ERROR, 0) + 1
@@ -77,15 +81,31 @@ class EventRecorder:
                     "event_type": event.event_type,
                 },
             )
-        self._storage.data.counters.record(_today(), event)
+        self._storage.data.counters.record(self._today(), event)
         self._async_changed()
         return event
+
+    def _today(self) -> str:
+        """The current UTC day, the bucket events are counted in (cached until midnight)."""
+        now = time.time()
+        if not self._day_ends - _DAY < now < self._day_ends:
+            today = dt_util.utcnow()
+            self._day = today.date().isoformat()
+            midnight = today.replace(hour=0, minute=0, second=0, microsecond=0)
+            self._day_ends = (midnight + timedelta(days=1)).timestamp()
+        return self._day
 
     @callback
     def async_handle_bus_event(self, event: Event) -> None:
         """Listener for printernizer_stats_event."""
         data = event.data
-        self.async_record(data.get(ATTR_EVENT_TYPE), data.get(ATTR_METADATA))
+        if isinstance(data, dict):
+            # dict's own get: a subclass cannot run code or raise here.
+            self.async_record(
+                dict.get(data, ATTR_EVENT_TYPE), dict.get(data, ATTR_METADATA)
+            )
+        else:
+            self.async_record(None, None)
 
     @callback
     def async_stop(self) -> None:
@@ -116,8 +136,3 @@ class EventRecorder:
         self._storage.async_schedule_save()
         for listener in self.listeners:
             listener()
-
-
-def _today() -> str:
-    """The current UTC day, the bucket events are counted in."""
-    return dt_util.utcnow().date().isoformat()
