@@ -686,6 +686,7 @@ def test_validate_endpoint_accepts(url: str, expected: str) -> None:
         ("https://stats.printernizer.com/submit#frag", ValueError),
         ("https://stats.printernizer.com/submit#", ValueError),
         ("https:///submit", ValueError),
+        ("https://exa mple.com/submit", ValueError),
         ("https://stats.printernizer.com:99999/submit", ValueError),
         ("http://[::1/submit", ValueError),
     ],

@@ -201,8 +201,10 @@ class PrinternizerStatsOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_ENDPOINT, default=defaults[CONF_ENDPOINT]
                 ): _URL_SELECTOR,
+                # A suggested value, not a default: a cleared field must stay empty.
                 vol.Optional(
-                    CONF_API_KEY, default=defaults.get(CONF_API_KEY, "")
+                    CONF_API_KEY,
+                    description={"suggested_value": defaults.get(CONF_API_KEY, "")},
                 ): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD)),
             }
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from .submission import SubmissionManager
 
 _APP_VERSION = ALLOWLIST["app_start"]["app_version"]
+# Seconds between saves made only to keep the uptime in the file fresh.
+ROUTINE_SAVE_INTERVAL = 15 * 60
 
 
 @dataclass(slots=True)
@@ -79,6 +81,7 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[PrinternizerSnapshot]):
         self.client = client
         self._recorder = recorder
         self._storage = storage
+        self._next_routine_save = 0.0
 
     async def _async_update_data(self) -> PrinternizerSnapshot:
         """Fetch everything, then record the transitions since the last poll."""
@@ -101,6 +104,7 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[PrinternizerSnapshot]):
             ) from err
 
         tracker = self._storage.data.tracker
+        before = _lasting(tracker.as_storage(), self._storage.data.snapshot)
         for event_type, metadata in (
             *tracker.health(health),
             *tracker.printers(printers),
@@ -125,5 +129,22 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[PrinternizerSnapshot]):
             "uptime_hours": snapshot.uptime_hours,
             "fleet": snapshot.fleet,
         }
-        self._storage.async_schedule_save()
+        # Uptime changes at every poll; saving only for it would write the
+        # file every minute (SD cards wear out). Save when something lasting
+        # changed, else now and then; shutdown writes whatever is pending.
+        now = self.hass.loop.time()
+        if (
+            _lasting(tracker.as_storage(), self._storage.data.snapshot) != before
+            or now >= self._next_routine_save
+        ):
+            self._next_routine_save = now + ROUTINE_SAVE_INTERVAL
+            self._storage.async_schedule_save()
         return snapshot
+
+
+def _lasting(tracker: dict[str, Any], snapshot: dict[str, Any]) -> tuple[Any, ...]:
+    """What a poll persists, less the uptime that changes every time."""
+    return (
+        {kind: tracker[kind] for kind in ("jobs", "files", "printers")},
+        {key: value for key, value in snapshot.items() if key != "uptime_hours"},
+    )

@@ -17,6 +17,8 @@ TO_REDACT = {
     "installation_id",
     "idempotency_key",
     "submission_id",
+    # A hash of the endpoint and the API key that failed.
+    "failed_with",
 }
 
 

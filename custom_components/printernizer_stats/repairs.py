@@ -21,7 +21,11 @@ from .submission import ISSUE_API_KEY, ISSUE_RECONSENT
 
 
 class _EntryRepairFlow(RepairsFlow):
-    """A repair that ends by updating the entry's options (which reloads it)."""
+    """A repair that ends by updating the entry's options (which reloads it).
+
+    The repairs manager starts a flow by passing `{"issue_id": ...}` as the
+    first step's input, so only input that carries the form's field is an answer.
+    """
 
     def _update_options(self, changes: dict[str, Any]) -> data_entry_flow.FlowResult:
         entry = self.hass.config_entries.async_entries(DOMAIN)[0]
@@ -38,7 +42,7 @@ class ReconsentFlow(_EntryRepairFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> data_entry_flow.FlowResult:
         """Ask again."""
-        if user_input is None:
+        if user_input is None or CONF_SHARE not in user_input:
             return self.async_show_form(
                 step_id="init",
                 data_schema=vol.Schema(
@@ -58,7 +62,7 @@ class ApiKeyFlow(_EntryRepairFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> data_entry_flow.FlowResult:
         """Ask for the new key."""
-        if user_input is None:
+        if user_input is None or CONF_API_KEY not in user_input:
             return self.async_show_form(
                 step_id="init",
                 data_schema=vol.Schema(

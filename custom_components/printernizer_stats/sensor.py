@@ -14,8 +14,9 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
@@ -49,6 +50,7 @@ def _lifetime(event_type: str) -> Callable[[PrinternizerStatsRuntimeData], int]:
 
 
 def _week_reset(data: PrinternizerStatsRuntimeData) -> datetime:
+    """The weekly counters restart on Monday 00:00 local time."""
     return week_start()
 
 
@@ -66,16 +68,14 @@ class PrinternizerStatsSensorDescription(SensorEntityDescription):
     needs_printernizer: bool = False
 
 
-def _weekly(
-    key: str, event_type: str, icon_default: bool = True
-) -> PrinternizerStatsSensorDescription:
+def _weekly(key: str, event_type: str) -> PrinternizerStatsSensorDescription:
+    """A counter of one event type over the current ISO week."""
     return PrinternizerStatsSensorDescription(
         key=key,
         translation_key=key,
         state_class=SensorStateClass.TOTAL,
         value_fn=_this_week(event_type),
         last_reset_fn=_week_reset,
-        entity_registry_enabled_default=icon_default,
     )
 
 
@@ -140,9 +140,18 @@ async def async_setup_entry(
     async_add_entities: AddEntitiesCallback,
 ) -> None:
     """Create every sensor of the description table."""
+    data = entry.runtime_data
     async_add_entities(
-        PrinternizerStatsSensor(entry.runtime_data, description)
-        for description in SENSORS
+        PrinternizerStatsSensor(data, description) for description in SENSORS
+    )
+
+    @callback
+    def _async_new_day(now: datetime) -> None:
+        """Roll the weekly counters over even when no poll succeeds and nothing is recorded."""
+        data.coordinator.async_update_listeners()
+
+    entry.async_on_unload(
+        async_track_time_change(hass, _async_new_day, hour=0, minute=0, second=0)
     )
 
 
@@ -183,6 +192,6 @@ class PrinternizerStatsSensor(PrinternizerStatsEntity, SensorEntity):
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
         """Per-type printer counts on the fleet sensor."""
-        if self.entity_description.attributes_fn is None or not self.available:
+        if self.entity_description.attributes_fn is None:
             return None
         return self.entity_description.attributes_fn(self._data)

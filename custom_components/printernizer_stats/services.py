@@ -44,10 +44,13 @@ type Handler = Callable[
     [PrinternizerStatsRuntimeData, ServiceCall], Coroutine[Any, Any, ServiceResponse]
 ]
 
+# The privacy filter checks these fields itself, with type() only: voluptuous
+# would run the caller's objects' code, echo their errors back and make core
+# log the refused data.
 RECORD_EVENT_SCHEMA = vol.Schema(
     {
-        vol.Required(ATTR_EVENT_TYPE): cv.string,
-        vol.Optional(ATTR_METADATA): dict,
+        vol.Required(ATTR_EVENT_TYPE): cv.match_all,
+        vol.Optional(ATTR_METADATA): cv.match_all,
     }
 )
 EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_PATH): cv.string})
@@ -174,6 +177,8 @@ def _write_private_json(target: Path, export: dict[str, Any]) -> None:
     """Write readable by the owner only (runs in the executor)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode above only applies to a new file; tighten an existing one too.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         json.dump(export, file, indent=2, sort_keys=True)
 
@@ -192,8 +197,11 @@ async def _submit_now(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
     """Send now within the one-request-per-hour limit."""
-    next_allowed = await data.submission.async_submit_now()
-    data.coordinator.async_update_listeners()
+    try:
+        next_allowed = await data.submission.async_submit_now()
+    finally:
+        # A failed attempt changes the sharing status and next submission too.
+        data.coordinator.async_update_listeners()
     return {
         "submitted": next_allowed is None,
         "next_allowed": _iso(next_allowed),
@@ -211,6 +219,7 @@ async def _delete_all(
 
 
 def _iso(value: datetime | None) -> str | None:
+    """ISO form of an optional time."""
     return value.isoformat() if value else None
 
 

@@ -104,8 +104,8 @@ def validate_endpoint(url: str) -> str:
     scheme = parsed.scheme.lower()
     if scheme not in ("https", "http"):
         raise InsecureEndpointError("The endpoint must start with https://")
-    if not parsed.host:
-        raise ValueError("The endpoint has no host name")
+    if not parsed.host or any(char.isspace() for char in parsed.host):
+        raise ValueError("The endpoint has no valid host name")
     if scheme == "http" and not _is_loopback(parsed.host):
         raise InsecureEndpointError(
             "The endpoint must use https:// (plain http:// is only allowed to this machine)"

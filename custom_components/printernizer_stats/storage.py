@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import math
 import os
 from typing import Any
+import uuid
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -14,11 +16,14 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER, SAVE_DELAY
 from .counters import UsageCounters
+from .privacy import ALLOWLIST, PRINTER_TYPES, RejectReason
 from .tracker import TransitionTracker
 
 STORAGE_KEY = DOMAIN
 STORAGE_VERSION = 2
 ISSUE_STORAGE_RECOVERED = "storage_recovered"
+
+_APP_VERSION = ALLOWLIST["app_start"]["app_version"]
 
 
 @dataclass(slots=True)
@@ -68,15 +73,55 @@ class StoredData:
         return cls(
             counters=UsageCounters.from_storage(data),
             tracker=TransitionTracker(tracker),
-            installation_id=installation_id,
+            # An id that is not ours is dropped; opting in makes a new one.
+            installation_id=_uuid4(installation_id),
             first_seen=first_seen,
-            snapshot=snapshot,
+            snapshot=_clean_snapshot(snapshot),
             submission=submission,
         )
 
 
+def _uuid4(value: str | None) -> str | None:
+    """The id if it is a canonical UUID4 string, else None."""
+    if value is None:
+        return None
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        return None
+    return value if parsed.version == 4 and str(parsed) == value else None
+
+
+def _clean_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Re-check the last poll's facts: they go into reports, and the file may be damaged."""
+    if not snapshot:
+        return {}
+    version = snapshot.get("app_version")
+    if version is not None:
+        version = _APP_VERSION.clean(version)
+    uptime = snapshot.get("uptime_hours")
+    fleet = snapshot.get("fleet")
+    return {
+        "app_version": None if isinstance(version, RejectReason) else version,
+        "uptime_hours": uptime
+        if isinstance(uptime, int | float)
+        and not isinstance(uptime, bool)
+        and 0 <= uptime < math.inf
+        else None,
+        "fleet": {
+            ptype: count
+            for ptype, count in fleet.items()
+            if ptype in PRINTER_TYPES and type(count) is int and count > 0
+        }
+        if isinstance(fleet, dict)
+        else {},
+    }
+
+
 def migrate_v1(old: dict[str, Any]) -> dict[str, Any]:
     """Version 1 kept a nested dict per day; version 2 is columnar."""
+    if not isinstance(old, dict):
+        raise ValueError("version 1 data is not an object")  # noqa: TRY004
     counters = UsageCounters.from_nested(old.get("days", {}), old.get("rejected", {}))
     return {**counters.as_storage(), "installation": old.get("installation") or {}}
 
@@ -139,8 +184,13 @@ class PrinternizerStatsStorage:
             self._raise_recovered_issue(aside)
             self.async_schedule_save()
             return
-        if raw is None and existed:
-            # Home Assistant already set the undecodable file aside.
+        if (
+            raw is None
+            and existed
+            and not await self._hass.async_add_executor_job(os.path.exists, self.path)
+        ):
+            # Home Assistant already set the undecodable file aside (a file
+            # holding just {} also loads as None, but stays where it is).
             self._raise_recovered_issue(f"{self.path}.corrupt.*")
 
     def _move_aside(self) -> str:

@@ -1,10 +1,12 @@
 """Turn successive Printernizer listings into events.
 
 Only status transitions count, so the state kept between polls (and across
-restarts) is the last status of each item still visible in the listing, under
-a salted hash of its id: enough not to count a job twice after a restart and
-not to miss a transition that happened while Home Assistant was down, and
-nothing that ties back to a job, file or printer name.
+restarts) is the last status of each item visible in the listing, plus the
+most recently vanished ones up to MAX_TRACKED, under a salted hash of its id:
+enough not to count a job twice after a restart (or after a listing that came
+back short or empty for one poll) and not to miss a transition that happened
+while Home Assistant was down, and nothing that ties back to a job, file or
+printer name.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 from .printernizer import File, Health, Job, Printer
 
-# Each listing is at most MAX_PAGES * PAGE_LIMIT items; this is a hard stop.
+# Each listing is at most MAX_PAGES * PAGE_LIMIT items (half of this), so
+# vanished items are remembered for a while; this is a hard stop.
 MAX_TRACKED = 1000
 
 type RawEvent = tuple[str, dict[str, object]]
@@ -77,9 +80,18 @@ class TransitionTracker:
             if len(current) >= MAX_TRACKED:
                 break
             key = self._hash(ident(item))
+            if key in current:
+                # Listed twice: pages shifted between two requests of one poll.
+                continue
             current[key] = status(item)
             if previous is not None and previous.get(key) != current[key]:
                 changes.append((item, previous.get(key)))
+        # Items missing from this listing are remembered while there is room:
+        # if they come back (a page shifted, a glitch), they are not new.
+        for key, old_status in (previous or {}).items():
+            if len(current) >= MAX_TRACKED:
+                break
+            current.setdefault(key, old_status)
         self._seen[kind] = current
         return changes
 
