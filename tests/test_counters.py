@@ -13,6 +13,7 @@ from custom_components.printernizer_stats.counters import (
     UsageCounters,
     counter_key,
     split_counter_key,
+    week_key,
 )
 from custom_components.printernizer_stats.privacy import (
     CleanEvent,
@@ -324,3 +325,33 @@ def test_counters_from_nested_malformed(days: Any, rejected: Any) -> None:
     """Every malformed part of the nested form is refused with ValueError."""
     with pytest.raises(ValueError):
         UsageCounters.from_nested(days, rejected)
+
+
+def test_weeks_keep_current_and_previous_only() -> None:
+    """Week buckets never grow beyond two weeks."""
+    counters = UsageCounters()
+    event = CleanEvent("job_completed", {})
+    for week in ("2026-W44", "2026-W45", "2026-W46"):
+        counters.record("2026-11-09", event, week)
+    assert sorted(counters.weeks) == ["2026-W45", "2026-W46"]
+    assert counters.week_count("2026-W46", "job_completed") == 1
+    assert counters.week_count("2026-W01", "job_completed") == 0
+    restored = UsageCounters.from_storage(counters.as_storage())
+    assert restored.weeks == counters.weeks
+
+
+@pytest.mark.parametrize(
+    "weeks",
+    [[], {"2026-48": {}}, {"2026-W48": []}, {"2026-W48": {"job_completed": -1}}],
+)
+def test_from_storage_rejects_malformed_weeks(weeks: object) -> None:
+    """Malformed week buckets make the file unreadable (and it is set aside)."""
+    with pytest.raises(ValueError):
+        UsageCounters.from_storage({"weeks": weeks})
+
+
+def test_week_key_is_iso_week() -> None:
+    """ISO weeks: the last days of a year can belong to week 1 of the next."""
+    assert week_key(date(2026, 11, 27)) == "2026-W48"
+    assert week_key(date(2026, 12, 31)) == "2026-W53"
+    assert week_key(date(2024, 12, 30)) == "2025-W01"

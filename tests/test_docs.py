@@ -28,7 +28,7 @@ def test_readme_allowlist_matches_code() -> None:
     """The README's "What we collect" list is the allowlist, word for word."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(
-        r"<!-- allowlist:start -->\n(.*?)\n<!-- allowlist:end -->", readme, re.S
+        r"<!-- allowlist:start -->\n(.*?)\n<!-- allowlist:end -->", readme, re.DOTALL
     )
     assert block is not None
     assert block.group(1).splitlines() == describe_allowlist()

@@ -200,6 +200,32 @@ async def test_weekly_rolls_over_at_week_boundary(
     assert _state(hass, JOBS_COMPLETED) == "1"
 
 
+@pytest.mark.freeze_time(
+    "2026-11-09T07:30:00+00:00"
+)  # Sunday 23:30 local, Monday in UTC
+async def test_weekly_counts_follow_local_week_not_utc_day(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An event late on Sunday (local) belongs to the ending week although it is Monday in UTC."""
+    entity_id = WEEKLY["job_completed"]
+    await _fire(hass, "job_completed")
+    assert _state(hass, entity_id) == "1"
+
+    freezer.move_to("2026-11-09T08:30:00+00:00")  # Monday 00:30 local
+    await advance(hass, freezer, timedelta(seconds=1))
+    assert _state(hass, entity_id) == "0"
+    await _fire(hass, "job_completed")
+    assert _state(hass, entity_id) == "1"
+    counters = init_integration.runtime_data.storage.data.counters
+    assert counters.weeks == {
+        "2026-W45": {"job_completed": 1},
+        "2026-W46": {"job_completed": 1},
+    }
+    assert counters.days == {"2026-11-09": {"job_completed": 2}}
+
+
 @pytest.mark.freeze_time(WEDNESDAY)
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_lifetime_totals_survive_retention(

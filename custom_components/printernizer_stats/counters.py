@@ -26,6 +26,13 @@ OPEN_VALUE_KEYS = frozenset({"error_type", "app_version"})
 MAX_OPEN_VALUES = 40
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
+
+
+def week_key(day: date) -> str:
+    """The ISO week a (local) day belongs to, e.g. "2026-W48"."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def counter_key(
@@ -49,7 +56,7 @@ def split_counter_key(name: str) -> tuple[str, str | None, str | None]:
 class UsageCounters:
     """Counters per UTC day plus totals of rejected input, with bounded size."""
 
-    __slots__ = ("_days", "_open_values", "rejected", "totals")
+    __slots__ = ("_days", "_open_values", "rejected", "totals", "weeks")
 
     def __init__(self) -> None:
         """Start empty."""
@@ -58,19 +65,39 @@ class UsageCounters:
         self.rejected: dict[str, int] = {}
         # Events per type since data began; unlike the days, never pruned.
         self.totals: dict[str, int] = {}
+        # Events per type in the current and the previous local ISO week
+        # ("2026-W48"): the weekly sensors follow the user's clock, the days
+        # follow UTC (what the report needs).
+        self.weeks: dict[str, dict[str, int]] = {}
 
-    def record(self, day: str, event: CleanEvent) -> None:
-        """Count one cleaned event on an ISO day ("YYYY-MM-DD"); on every bus event."""
+    def record(self, day: str, event: CleanEvent, week: str | None = None) -> None:
+        """Count one cleaned event on a UTC day ("YYYY-MM-DD") and local week; on every bus event."""
         counts = self._days.get(day)
         if counts is None:
             counts = self._days[day] = {}
         event_type, metadata = event
         counts[event_type] = counts.get(event_type, 0) + 1
         self.totals[event_type] = self.totals.get(event_type, 0) + 1
+        if week is not None:
+            week_counts = self.weeks.get(week)
+            if week_counts is None:
+                week_counts = self._new_week(week)
+            week_counts[event_type] = week_counts.get(event_type, 0) + 1
         for key, raw in metadata.items():
             value = self._open_value(key, raw) if key in OPEN_VALUE_KEYS else raw
             name = f"{event_type}{KEY_SEPARATOR}{key}{VALUE_SEPARATOR}{value}"
             counts[name] = counts.get(name, 0) + 1
+
+    def _new_week(self, week: str) -> dict[str, int]:
+        """Start a week's counts, keeping only this one and the one before."""
+        counts = self.weeks[week] = {}
+        for old in sorted(self.weeks)[:-2]:
+            del self.weeks[old]
+        return counts
+
+    def week_count(self, week: str, event_type: str) -> int:
+        """Events of one type in one local ISO week."""
+        return self.weeks.get(week, {}).get(event_type, 0)
 
     def _open_value(self, key: str, value: str) -> str:
         """Cap the number of distinct pattern-checked values."""
@@ -106,6 +133,7 @@ class UsageCounters:
         self._days.clear()
         self.rejected.clear()
         self.totals.clear()
+        self.weeks.clear()
         self._rebuild_open_values()
 
     def _rebuild_open_values(self) -> None:
@@ -167,6 +195,7 @@ class UsageCounters:
             "days": rows,
             "rejected": dict(self.rejected),
             "totals": dict(self.totals),
+            "weeks": {week: dict(counts) for week, counts in self.weeks.items()},
         }
 
     @classmethod
@@ -177,12 +206,14 @@ class UsageCounters:
         rows = data.get("days", {})
         rejected = data.get("rejected", {})
         totals = data.get("totals", {})
+        weeks = data.get("weeks", {})
         if not (
             isinstance(columns, list)
             and all(isinstance(name, str) for name in columns)
             and isinstance(rows, dict)
             and isinstance(rejected, dict)
             and isinstance(totals, dict)
+            and isinstance(weeks, dict)
         ):
             raise ValueError("counters have the wrong shape")
         for day, row in rows.items():
@@ -207,6 +238,15 @@ class UsageCounters:
             if not (isinstance(event_type, str) and _is_count(count)):
                 raise ValueError("a total is malformed")
             counters.totals[event_type] = count
+        for week, counts in list(weeks.items())[-2:]:
+            if not (
+                isinstance(week, str)
+                and _WEEK_RE.match(week)
+                and isinstance(counts, dict)
+                and all(isinstance(k, str) and _is_count(v) for k, v in counts.items())
+            ):
+                raise ValueError("a week's counts are malformed")
+            counters.weeks[week] = dict(counts)
         counters._rebuild_open_values()
         return counters
 

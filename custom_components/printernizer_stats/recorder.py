@@ -12,10 +12,10 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .const import ATTR_EVENT_TYPE, ATTR_METADATA, DOMAIN, LOGGER, RETENTION_DAYS
+from .counters import week_key
 from .privacy import CleanEvent, RejectReason, clean_event
 from .storage import PrinternizerStatsStorage
 
-_DAY = 86400.0
 # Counted (never logged with its input) when recording itself failed.
 INTERNAL_ERROR = "internal_error"
 
@@ -29,8 +29,9 @@ class EventRecorder:
         self._storage = storage
         self._flush_handle: asyncio.Handle | None = None
         self._stopped = False
-        self._day = ""
-        self._day_ends = 0.0
+        self._buckets_cache = ("", "")
+        self._buckets_from = 0.0
+        self._buckets_until = 0.0
         self.listeners: list[Callable[[], None]] = []
 
     @callback
@@ -46,7 +47,8 @@ class EventRecorder:
             if rejections:
                 counters.count_rejections(rejections)
             if event is not None:
-                counters.record(self._today(), event)
+                day, week = self._buckets()
+                counters.record(day, event, week)
         except Exception:  # noqa: BLE001 - the boundary that must never raise
             counters.rejected[INTERNAL_ERROR] = (
                 counters.rejected.get(INTERNAL_ERROR, 0) + 1
@@ -81,19 +83,35 @@ class EventRecorder:
                     "event_type": event.event_type,
                 },
             )
-        self._storage.data.counters.record(self._today(), event)
+        day, week = self._buckets()
+        self._storage.data.counters.record(day, event, week)
         self._async_changed()
         return event
 
-    def _today(self) -> str:
-        """The current UTC day, the bucket events are counted in (cached until midnight)."""
+    def _buckets(self) -> tuple[str, str]:
+        """The UTC day and the local ISO week an event counts in.
+
+        Cached until the next UTC midnight or local week start, whichever
+        comes first: working them out costs more than the rest of the bus path.
+        """
         now = time.time()
-        if not self._day_ends - _DAY < now < self._day_ends:
-            today = dt_util.utcnow()
-            self._day = today.date().isoformat()
-            midnight = today.replace(hour=0, minute=0, second=0, microsecond=0)
-            self._day_ends = (midnight + timedelta(days=1)).timestamp()
-        return self._day
+        if not self._buckets_from <= now < self._buckets_until:
+            utc_now = dt_util.utcnow()
+            local_now = dt_util.as_local(utc_now)
+            utc_midnight = utc_now.replace(hour=0, minute=0, second=0, microsecond=0)
+            local_monday = dt_util.start_of_local_day(local_now) - timedelta(
+                days=local_now.weekday()
+            )
+            self._buckets_cache = (
+                utc_now.date().isoformat(),
+                week_key(local_now.date()),
+            )
+            self._buckets_from = max(utc_midnight.timestamp(), local_monday.timestamp())
+            self._buckets_until = min(
+                (utc_midnight + timedelta(days=1)).timestamp(),
+                (local_monday + timedelta(days=7)).timestamp(),
+            )
+        return self._buckets_cache
 
     @callback
     def async_handle_bus_event(self, event: Event) -> None:

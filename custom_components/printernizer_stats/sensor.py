@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -21,6 +21,7 @@ from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
 from .coordinator import PrinternizerStatsConfigEntry, PrinternizerStatsRuntimeData
+from .counters import week_key
 from .entity import PrinternizerStatsEntity
 from .privacy import EVENT_TYPES
 from .submission import SharingStatus
@@ -35,11 +36,11 @@ def week_start() -> datetime:
 
 
 def _this_week(event_type: str) -> Callable[[PrinternizerStatsRuntimeData], int]:
-    """Events of one type counted on the UTC days since this week's Monday."""
+    """Events of one type in the current ISO week, local time."""
 
     def value(data: PrinternizerStatsRuntimeData) -> int:
-        start: date = week_start().date()
-        return data.storage.data.counters.total(event_type, start=start)
+        week = week_key(dt_util.now().date())
+        return data.storage.data.counters.week_count(week, event_type)
 
     return value
 
