@@ -724,7 +724,11 @@ class StatsServiceEmulator:
             ]
             self._window[installation_id] = window
             if len(window) >= self.rate_limit_per_hour:
-                wait = window[0] + timedelta(hours=1) - now
+                wait = (
+                    window[0] + timedelta(hours=1) - now
+                    if window
+                    else timedelta(hours=1)
+                )
                 headers = (
                     {"Retry-After": str(max(1, math.ceil(wait.total_seconds())))}
                     if self.send_retry_after

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 import stat
 from typing import Any
+from unittest.mock import patch
 import uuid
 
 from freezegun.api import FrozenDateTimeFactory
@@ -313,6 +314,28 @@ async def test_export_creates_folder(
     await _call(hass, SERVICE_EXPORT, {"path": str(target)})
 
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+async def test_export_write_failure_is_translated(
+    hass: HomeAssistant, init_integration: MockConfigEntry, tmp_path: Path
+) -> None:
+    """A disk error while writing the export is a translated error, not a traceback."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    target = tmp_path / "export.json"
+    with (
+        patch(
+            "custom_components.printernizer_stats.services._write_private_json",
+            side_effect=OSError(28, "No space left on device"),
+        ),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await _call(hass, SERVICE_EXPORT, {"path": str(target)})
+    assert err.value.translation_key == "export_write_failed"
+    assert err.value.translation_placeholders == {
+        "path": str(target),
+        "error": "No space left on device",
+    }
+    assert not target.exists()
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ async def async_setup_entry(
         submission=submission,
     )
     recorder.listeners.append(coordinator.async_update_listeners)
+    submission.listeners.append(coordinator.async_update_listeners)
     entry.async_on_unload(
         hass.bus.async_listen(EVENT_PRINTERNIZER_STATS, recorder.async_handle_bus_event)
     )

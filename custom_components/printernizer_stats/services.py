@@ -17,7 +17,11 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.exceptions import (
+    HomeAssistantError,
+    ServiceValidationError,
+    Unauthorized,
+)
 from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
 
@@ -146,7 +150,14 @@ async def _export(
     if (path := call.data.get(ATTR_PATH)) is not None:
         hass = call.hass
         target = await hass.async_add_executor_job(_checked_export_path, hass, path)
-        await hass.async_add_executor_job(_write_private_json, target, export)
+        try:
+            await hass.async_add_executor_job(_write_private_json, target, export)
+        except OSError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="export_write_failed",
+                translation_placeholders={"path": path, "error": err.strerror or ""},
+            ) from err
         export = {**export, "written_to": str(target)}
     return export
 

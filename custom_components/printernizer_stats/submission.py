@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -31,6 +32,7 @@ from .const import (
     default_endpoint,
 )
 from .report import (
+    UNKNOWN_COUNTRY,
     InstallationFacts,
     Period,
     build_report,
@@ -136,8 +138,11 @@ class SubmissionManager:
         self._storage = storage
         self._version = integration_version
         self._unsub_timer: CALLBACK_TYPE | None = None
+        self._stopped = False
         self._rng = random.Random()
         self.next_check: datetime | None = None
+        self.listeners: list[Callable[[], None]] = []
+        self._country = UNKNOWN_COUNTRY
         options = entry.options
         self.endpoint: str = options.get(CONF_ENDPOINT) or default_endpoint()
         self._api_key: str = options.get(CONF_API_KEY, "")
@@ -152,6 +157,8 @@ class SubmissionManager:
         self._last_period_end = _parse_day(state.get("last_period_end"))
         self.last_success = _parse_time(state.get("last_success"))
         self._last_request = _parse_time(state.get("last_request"))
+        # A pause the service asked for (429 Retry-After); submit_now honours it too.
+        self._not_before = _parse_time(state.get("not_before"))
         self._state = (
             _State(state.get("state", "ok"))
             if state.get("state") in set(_State)
@@ -198,6 +205,10 @@ class SubmissionManager:
 
     async def async_apply_consent(self) -> None:
         """Bring stored state in line with the entry's consent (run at every setup)."""
+        # The time-zone lookup reads tzdata's files: once, off the event loop.
+        self._country = await self._hass.async_add_executor_job(
+            country_code, self._hass.config.country, self._hass.config.time_zone
+        )
         data = self._storage.data
         if not self.opted_in:
             if data.installation_id or self.pending or self._last_period_end:
@@ -208,6 +219,8 @@ class SubmissionManager:
             data.first_seen = None
             self.pending = None
             self._last_period_end = None
+            # The history belongs to the discarded id; a later opt-in starts anew.
+            self.history = []
             self._state = _State.OK
             self._failed_with = None
             self._rejected_version = None
@@ -254,7 +267,8 @@ class SubmissionManager:
 
     @callback
     def async_stop(self) -> None:
-        """Cancel the timer (unload)."""
+        """Cancel the timer (unload); a check still running plans nothing more."""
+        self._stopped = True
         if self._unsub_timer:
             self._unsub_timer()
             self._unsub_timer = None
@@ -263,6 +277,8 @@ class SubmissionManager:
     @callback
     def _async_schedule(self, when: datetime) -> None:
         """Wake up at `when` (replacing any earlier plan)."""
+        if self._stopped:
+            return
         if self._unsub_timer:
             self._unsub_timer()
         self.next_check = when
@@ -270,34 +286,40 @@ class SubmissionManager:
             self._hass, self._async_timer, when
         )
 
-    async def _async_timer(self, now: datetime) -> None:
-        """Run a check, then plan the next one."""
+    @callback
+    def _async_timer(self, now: datetime) -> None:
+        """Run a check in a task that unloading the entry cancels."""
         self._unsub_timer = None
-        await self.async_check()
+        self._entry.async_create_background_task(
+            self._hass, self.async_check(), f"{DOMAIN} submission check"
+        )
 
     @property
     def next_submission(self) -> datetime | None:
         """When a report will be sent next, as far as we know now."""
-        if not self.consent_current or self._state in (
-            _State.AUTH_FAILED,
-            _State.REJECTED,
+        start = self._period_start()
+        if (
+            start is None
+            or not self.consent_current
+            or self._state in (_State.AUTH_FAILED, _State.REJECTED)
         ):
             return None
         if self.pending is not None:
             return max(self.pending.next_attempt, self._earliest_request())
-        start = self._period_start()
-        if start is None:
-            return None
-        due = dt_util.as_utc(
-            datetime.combine(start + timedelta(days=REPORT_DAYS), datetime.min.time())
+        due = datetime.combine(
+            start + timedelta(days=REPORT_DAYS), datetime.min.time(), dt_util.UTC
         )
-        return max(due, self._earliest_request())
+        # An overdue report goes out at the next check, not in the past.
+        return max(due, self._earliest_request(), self.next_check or due)
 
     def _earliest_request(self) -> datetime:
-        """The service takes one request per installation per hour."""
-        if self._last_request is None:
-            return dt_util.utc_from_timestamp(0)
-        return self._last_request + MIN_REQUEST_INTERVAL
+        """The service takes one request per installation per hour, and may ask for more."""
+        earliest = dt_util.utc_from_timestamp(0)
+        if self._last_request is not None:
+            earliest = self._last_request + MIN_REQUEST_INTERVAL
+        if self._not_before is not None:
+            earliest = max(earliest, self._not_before)
+        return earliest
 
     def _period_start(self) -> date | None:
         """Where the next report begins: after the last accepted one, never before consent."""
@@ -327,7 +349,15 @@ class SubmissionManager:
                     result = await self._async_send(now)
         finally:
             self._async_plan_next(now)
+            self._async_notify()
         return result
+
+    @callback
+    def _async_notify(self) -> None:
+        """Let the sensors show the new state; they otherwise follow Printernizer's polls."""
+        if not self._stopped:
+            for listener in self.listeners:
+                listener()
 
     @callback
     def _async_plan_next(self, now: datetime) -> None:
@@ -374,9 +404,7 @@ class SubmissionManager:
                 app_version=snapshot.get("app_version") or "unknown",
                 python_version=None,
                 platform=sys.platform,
-                country_code=country_code(
-                    self._hass.config.country, self._hass.config.time_zone
-                ),
+                country_code=self._country,
             ),
             fleet=snapshot.get("fleet") or {},
             uptime_hours=snapshot.get("uptime_hours"),
@@ -385,12 +413,14 @@ class SubmissionManager:
         )
 
     def preview(self) -> dict[str, Any] | None:
-        """The exact next report: the pending one, or what would be built now."""
+        """The exact next report: the pending one, else the next period with today's data."""
         if self.pending is not None:
             return dict(json.loads(self.pending.body))
-        start = self._period_start() or dt_util.utcnow().date()
-        end = max(dt_util.utcnow().date(), start + timedelta(days=1))
-        return self.build_report(start, end, dt_util.utcnow())
+        now = dt_util.utcnow()
+        start = self._period_start() or now.date()
+        end = max(now.date(), start + timedelta(days=REPORT_DAYS))
+        sent = max(now, datetime.combine(end, datetime.min.time(), dt_util.UTC))
+        return self.build_report(start, end, sent)
 
     async def _async_send(self, now: datetime) -> SubmitResult:
         """One request; the outcome decides what happens to the pending report."""
@@ -422,7 +452,9 @@ class SubmissionManager:
             ][-HISTORY_LENGTH:]
             self.pending = None
             self._state = _State.OK
+            self._rejected_version = None
             ir.async_delete_issue(self._hass, DOMAIN, ISSUE_API_KEY)
+            ir.async_delete_issue(self._hass, DOMAIN, ISSUE_REJECTED)
         elif outcome is SubmitOutcome.AUTH_FAILED:
             LOGGER.warning(
                 "The statistics service refused the API key (HTTP %s); submissions stop "
@@ -465,6 +497,8 @@ class SubmissionManager:
             )
             delay = max(delay, MIN_REQUEST_INTERVAL)
             pending.next_attempt = now + delay
+            if result.retry_after:
+                self._not_before = pending.next_attempt
             self._state = _State.RETRYING
             LOGGER.debug(
                 "Report not delivered (%s); next attempt at %s",
@@ -530,8 +564,13 @@ class SubmissionManager:
         self.last_success = None
         self._last_period_end = None
         self._state = _State.OK
-        await self._async_persist()
         await self.async_apply_consent()
+        if self.opted_in:
+            # The new id starts today: days before it were erased, not idle.
+            today = dt_util.utcnow().date()
+            data.first_seen = today.isoformat()
+            self._last_period_end = today
+            await self._async_persist()
         return {
             "deleted": deleted,
             "service_erasure": erasure,
@@ -562,6 +601,7 @@ class SubmissionManager:
             "last_request": self._last_request.isoformat()
             if self._last_request
             else None,
+            "not_before": self._not_before.isoformat() if self._not_before else None,
             "state": str(self._state),
             "failed_with": self._failed_with,
             "rejected_version": self._rejected_version,
