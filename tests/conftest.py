@@ -6,14 +6,18 @@ from __future__ import annotations
 # `custom_components` (testing_config) first on sys.path.
 import custom_components.printernizer_stats  # noqa: F401  # isort: skip
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+import time
 from typing import Any
+from unittest.mock import patch
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -32,6 +36,7 @@ from custom_components.printernizer_stats.const import (
     CONSENT_VERSION,
     DOMAIN,
 )
+from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator, create_app
 from simulator.stats_service import StatsServiceEmulator
 
@@ -131,6 +136,42 @@ def mock_config_entry(
     )
 
 
+async def setup_entry(
+    hass: HomeAssistant, printernizer_url: str, options: dict[str, Any]
+) -> MockConfigEntry:
+    """Set up an entry pointing at the simulator with these options."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Printernizer Usage Statistics",
+        data={CONF_URL: printernizer_url},
+        options=options,
+        entry_id=ENTRY_ID,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
+@pytest.fixture
+def store_writes() -> Iterator[list[dict[str, Any]]]:
+    """Every write of our storage file (other Stores are left alone).
+
+    Store._async_write_data takes (path, data) before Home Assistant 2026.x
+    and (data) after; the spy passes whatever it gets through.
+    """
+    writes: list[dict[str, Any]] = []
+    mocked_write = Store._async_write_data
+
+    async def spy(store: Store[Any], *args: Any) -> None:
+        await mocked_write(store, *args)
+        if store.key == STORAGE_KEY:
+            writes.append(args[-1])
+
+    with patch.object(Store, "_async_write_data", spy):
+        yield writes
+
+
 @pytest.fixture
 async def init_integration(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry
@@ -153,3 +194,23 @@ async def advance(
     freezer.tick(delta)
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Wait for background work, moving the clock while a request hangs.
+
+    The frozen clock also freezes the event loop's, so a request to a slow
+    server only times out when time is moved while it waits.
+    """
+    waiter = asyncio.ensure_future(
+        hass.async_block_till_done(wait_background_tasks=True)
+    )
+    loop = asyncio.get_running_loop()
+    waited = 0.0
+    while not waiter.done():
+        await loop.run_in_executor(None, time.sleep, 0.001)
+        waited += 0.001
+        if waited >= 0.02 and not waiter.done():
+            freezer.tick(timedelta(seconds=15))
+            waited = 0.0
+    await waiter

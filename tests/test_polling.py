@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 import json
 import logging
 from typing import Any
-from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import Store
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -484,21 +481,6 @@ async def test_polling_not_counted_before_setup_finished(
     assert _counters(mock_config_entry).totals == {"job_created": 1}
     assert mock_config_entry.runtime_data.coordinator.last_update_success
     assert mock_config_entry.domain == DOMAIN
-
-
-@pytest.fixture
-def store_writes() -> Iterator[list[dict[str, Any]]]:
-    """Every write of our storage file (other Stores are left alone)."""
-    writes: list[dict[str, Any]] = []
-    mocked_write = Store._async_write_data
-
-    async def spy(store: Store[Any], path: str, data: dict[str, Any]) -> None:
-        await mocked_write(store, path, data)
-        if store.key == STORAGE_KEY:
-            writes.append(data)
-
-    with patch.object(Store, "_async_write_data", spy):
-        yield writes
 
 
 async def test_polling_idle_writes_throttled(

@@ -1312,3 +1312,16 @@ def test_sensitive_category_property_any_text(value: str) -> None:
         "serial",
         "secret",
     }
+
+
+def test_memo_stays_bounded_and_correct() -> None:
+    """Many distinct accepted error types never grow the memo past its bound, and answers stay right."""
+    names = [f"Error{chr(65 + i // 26)}{chr(65 + i % 26)}Error" for i in range(600)]
+    for name in names:
+        event, rejections = clean_event("error_occurred", {"error_type": name})
+        assert rejections == ()
+        assert event is not None
+        assert event.metadata == {"error_type": name}
+    event, rejections = clean_event("error_occurred", {"error_type": names[0]})
+    assert event is not None
+    assert event.metadata == {"error_type": names[0]}

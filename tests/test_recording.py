@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 import json
 import logging
@@ -14,7 +13,6 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.event import async_track_state_change_event
-from homeassistant.helpers.storage import Store
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -658,21 +656,6 @@ async def test_polling_hostile_versions(
 
 
 # --- bursts ----------------------------------------------------------------
-
-
-@pytest.fixture
-def store_writes() -> Iterator[list[dict[str, Any]]]:
-    """Every write of our storage file (other Stores are left alone)."""
-    writes: list[dict[str, Any]] = []
-    mocked_write = Store._async_write_data
-
-    async def spy(store: Store[Any], path: str, data: dict[str, Any]) -> None:
-        await mocked_write(store, path, data)
-        if store.key == STORAGE_KEY:
-            writes.append(data)
-
-    with patch.object(Store, "_async_write_data", spy):
-        yield writes
 
 
 async def test_burst_counted_exactly_written_once(

@@ -25,7 +25,6 @@ from custom_components.printernizer_stats.const import (
     CONF_CONSENT_DAY,
     CONF_CONSENT_VERSION,
     CONF_SHARE,
-    CONF_URL,
     CONSENT_VERSION,
     DOMAIN,
     SERVICE_SUBMIT_NOW,
@@ -33,7 +32,7 @@ from custom_components.printernizer_stats.const import (
 from custom_components.printernizer_stats.repairs import async_create_fix_flow
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, advance
+from .conftest import CONSENT_DAY, advance, setup_entry
 
 SHARING_STATUS = "sensor.printernizer_usage_statistics_sharing_status"
 NOW = "2026-11-27 12:00:00+00:00"
@@ -45,16 +44,7 @@ async def _setup(
 ) -> MockConfigEntry:
     """Set up the repairs component and an entry with these options."""
     assert await async_setup_component(hass, "repairs", {})
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Printernizer Usage Statistics",
-        data={CONF_URL: printernizer_url},
-        options=options,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    return entry
+    return await setup_entry(hass, printernizer_url, options)
 
 
 async def _fix(

@@ -14,17 +14,13 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    snapshot_platform,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.printernizer_stats.const import (
     CONF_CONSENT_DAY,
     CONF_CONSENT_VERSION,
     CONF_SHARE,
-    CONF_URL,
     CONSENT_VERSION,
     DOMAIN,
     EVENT_PRINTERNIZER_STATS,
@@ -37,7 +33,7 @@ from custom_components.printernizer_stats.coordinator import (
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import ENTRY_ID, advance
+from .conftest import ENTRY_ID, advance, setup_entry
 
 # Wednesday noon in the test time zone (US/Pacific, UTC-8 in November).
 WEDNESDAY = "2026-11-11T20:00:00+00:00"
@@ -73,23 +69,6 @@ def entity_registry_enabled_by_default() -> Iterator[None]:
         yield
 
 
-async def _setup(
-    hass: HomeAssistant, printernizer_url: str, options: dict[str, Any]
-) -> MockConfigEntry:
-    """Set up an entry with the given options."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Printernizer Usage Statistics",
-        data={CONF_URL: printernizer_url},
-        options=options,
-        entry_id=ENTRY_ID,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
 async def _fire(hass: HomeAssistant, event_type: str, count: int = 1) -> None:
     """Push events over the bus and let the recorder flush."""
     for _ in range(count):
@@ -102,6 +81,23 @@ def _state(hass: HomeAssistant, entity_id: str) -> str:
     state = hass.states.get(entity_id)
     assert state is not None
     return state.state
+
+
+def _registry_view(entry: er.RegistryEntry) -> dict[str, Any]:
+    """The registry fields the integration controls, in a release-independent form."""
+    return {
+        "unique_id": entry.unique_id,
+        "platform": entry.platform,
+        "translation_key": entry.translation_key,
+        "has_entity_name": entry.has_entity_name,
+        "original_name": entry.original_name,
+        "original_device_class": entry.original_device_class,
+        "entity_category": entry.entity_category,
+        "disabled_by": entry.disabled_by,
+        "unit_of_measurement": entry.unit_of_measurement,
+        "capabilities": {str(k): v for k, v in (entry.capabilities or {}).items()},
+        "has_device": entry.device_id is not None,
+    }
 
 
 @pytest.mark.freeze_time(WEDNESDAY)
@@ -123,7 +119,21 @@ async def test_all_entities(
     ):
         await _fire(hass, event_type, count)
 
-    await snapshot_platform(hass, entity_registry, snapshot, init_integration.entry_id)
+    # Like snapshot_platform, but in a release-independent form: registry
+    # entries gain fields and attribute keys became enums in Home Assistant 2026.
+    entries = er.async_entries_for_config_entry(
+        entity_registry, init_integration.entry_id
+    )
+    assert entries
+    for entry in entries:
+        assert _registry_view(entry) == snapshot(name=f"{entry.entity_id}-entry")
+        assert entry.disabled_by is None, "Please enable all entities."
+        state = hass.states.get(entry.entity_id)
+        assert state, f"State not found for {entry.entity_id}"
+        assert {
+            "state": state.state,
+            "attributes": {str(k): v for k, v in state.attributes.items()},
+        } == snapshot(name=f"{entry.entity_id}-state")
 
 
 @pytest.mark.freeze_time(WEDNESDAY)
@@ -337,7 +347,7 @@ async def test_sharing_status_follows_consent(
     status: str,
 ) -> None:
     """The sharing status reflects the consent in the entry's options."""
-    await _setup(hass, printernizer_url, opted_in_options | overrides)
+    await setup_entry(hass, printernizer_url, opted_in_options | overrides)
     state = hass.states.get(SHARING_STATUS)
     assert state is not None
     assert state.state == status
@@ -357,7 +367,7 @@ async def test_submission_sensors_follow_submissions(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A failed send shows failing and a retry time; the accepted retry sets the last submission."""
-    await _setup(hass, printernizer_url, opted_in_options)
+    await setup_entry(hass, printernizer_url, opted_in_options)
     assert _state(hass, SHARING_STATUS) == "opted_in"
     assert _state(hass, LAST_SUBMISSION) == STATE_UNKNOWN
 
@@ -387,7 +397,7 @@ async def test_submit_now_updates_submission_sensors(
     opted_in_options: dict[str, Any],
 ) -> None:
     """An accepted submit_now shows its time at once and moves the next submission on."""
-    await _setup(hass, printernizer_url, opted_in_options)
+    await setup_entry(hass, printernizer_url, opted_in_options)
     before = dt_util.parse_datetime(_state(hass, NEXT_SUBMISSION))
     assert before is not None
     assert before < dt_util.utcnow()  # the first period (from 2 November) is due
@@ -437,7 +447,7 @@ async def test_next_submission_is_utc_day_boundary(
     opted_in_options: dict[str, Any],
 ) -> None:
     """After a report, the next one is due when its seventh UTC day is complete."""
-    await _setup(hass, printernizer_url, opted_in_options)
+    await setup_entry(hass, printernizer_url, opted_in_options)
     await hass.services.async_call(DOMAIN, SERVICE_SUBMIT_NOW, {}, blocking=True)
 
     assert _state(hass, NEXT_SUBMISSION) == "2026-11-18T00:00:00+00:00"
@@ -453,7 +463,7 @@ async def test_scheduled_submission_updates_sensors_while_printernizer_down(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """The submission sensors change when the scheduler sends, without a successful poll."""
-    await _setup(hass, printernizer_url, opted_in_options)
+    await setup_entry(hass, printernizer_url, opted_in_options)
     printernizer.available = False
     await advance(hass, freezer, timedelta(seconds=61))
     assert _state(hass, PRINTERS) == STATE_UNAVAILABLE

@@ -25,7 +25,6 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
 from custom_components.printernizer_stats.const import (
-    CONF_URL,
     DOMAIN,
     EVENT_PRINTERNIZER_STATS,
     SERVICE_DELETE_ALL,
@@ -39,7 +38,7 @@ from custom_components.printernizer_stats.coordinator import (
 )
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, ENTRY_ID, advance
+from .conftest import CONSENT_DAY, advance, setup_entry
 
 # Wednesday noon in the test time zone (US/Pacific), nine days after CONSENT_DAY.
 NOW = "2026-11-11T20:00:00+00:00"
@@ -48,23 +47,6 @@ TODAY = "2026-11-11"
 JOBS_COMPLETED = "sensor.printernizer_usage_statistics_jobs_completed"
 
 pytestmark = pytest.mark.freeze_time(NOW)
-
-
-async def _setup(
-    hass: HomeAssistant, printernizer_url: str, options: dict[str, Any]
-) -> MockConfigEntry:
-    """Set up an entry with the given options."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Printernizer Usage Statistics",
-        data={CONF_URL: printernizer_url},
-        options=options,
-        entry_id=ENTRY_ID,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
 
 
 async def _call(
@@ -226,7 +208,7 @@ async def _opted_in_history(
     opted_in_options: dict[str, Any],
 ) -> MockConfigEntry:
     """Opt in on CONSENT_DAY, record on several days, and let the first report go out."""
-    entry = await _setup(hass, printernizer_url, opted_in_options)
+    entry = await setup_entry(hass, printernizer_url, opted_in_options)
     await _call(
         hass,
         SERVICE_RECORD_EVENT,
@@ -408,7 +390,7 @@ async def test_preview_is_the_report_sent(
     stats_service: StatsServiceEmulator,
 ) -> None:
     """While a report is pending, preview and export show exactly what the retry sends."""
-    await _setup(hass, printernizer_url, opted_in_options)
+    await setup_entry(hass, printernizer_url, opted_in_options)
     await _call(
         hass,
         SERVICE_RECORD_EVENT,
@@ -453,7 +435,7 @@ async def test_submit_now(
     hass_admin_user: MockUser,
 ) -> None:
     """An admin sends the report now; a second request within the hour is deferred."""
-    await _setup(hass, printernizer_url, opted_in_options)
+    await setup_entry(hass, printernizer_url, opted_in_options)
     context = Context(user_id=hass_admin_user.id)
 
     response = await _call(hass, SERVICE_SUBMIT_NOW, context=context)
@@ -499,7 +481,7 @@ async def test_admin_actions_refuse_non_admin(
     service: str,
 ) -> None:
     """A non-admin or unknown user may neither send nor delete."""
-    entry = await _setup(hass, printernizer_url, opted_in_options)
+    entry = await setup_entry(hass, printernizer_url, opted_in_options)
     await _call(
         hass,
         SERVICE_RECORD_EVENT,

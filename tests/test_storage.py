@@ -327,11 +327,12 @@ def _real_disk() -> Iterator[None]:
             return await mocked_load(store)
         return await store._async_load_data()
 
-    async def write(store: Store[Any], path: str, data: dict[str, Any]) -> None:
+    async def write(store: Store[Any], *args: Any) -> None:
+        # (path, data) before Home Assistant 2026.x, (data) after.
         if store.key != STORAGE_KEY:
-            await mocked_write(store, path, data)
+            await mocked_write(store, *args)
             return
-        await store.hass.async_add_executor_job(store._write_data, path, data)
+        await store.hass.async_add_executor_job(store._write_data, *args)
 
     with (
         patch.object(Store, "_async_load", load),

@@ -57,7 +57,7 @@ from custom_components.printernizer_stats.submission import (
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import API_KEY, CONSENT_DAY
+from .conftest import API_KEY, CONSENT_DAY, settle
 
 SHARING_STATUS = "sensor.printernizer_usage_statistics_sharing_status"
 NEXT_SUBMISSION = "sensor.printernizer_usage_statistics_next_submission"
@@ -126,33 +126,13 @@ async def _fire(
     await hass.async_block_till_done()
 
 
-async def _settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Wait for background work, moving the clock while a request hangs.
-
-    The frozen clock also freezes the event loop's, so a request to a slow
-    server only times out when time is moved while it waits.
-    """
-    waiter = asyncio.ensure_future(
-        hass.async_block_till_done(wait_background_tasks=True)
-    )
-    loop = asyncio.get_running_loop()
-    waited = 0.0
-    while not waiter.done():
-        await loop.run_in_executor(None, time.sleep, 0.001)
-        waited += 0.001
-        if waited >= 0.02 and not waiter.done():
-            freezer.tick(timedelta(seconds=15))
-            waited = 0.0
-    await waiter
-
-
 async def _go(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
 ) -> None:
     """Move time, fire what is due and let slow requests time out."""
     freezer.tick(delta)
     async_fire_time_changed(hass)
-    await _settle(hass, freezer)
+    await settle(hass, freezer)
 
 
 async def _days(
@@ -170,7 +150,7 @@ async def _until_due(
     assert manager.next_check is not None
     freezer.move_to(manager.next_check)
     async_fire_time_changed(hass)
-    await _settle(hass, freezer)
+    await settle(hass, freezer)
 
 
 async def _until_requests(
@@ -384,7 +364,7 @@ async def test_unload_during_request_leaves_no_timer(
         await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.02)
     assert len(spy.calls) == 1
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
-    await _settle(hass, freezer)
+    await settle(hass, freezer)
     stats_service.slow_seconds = 0
     await _days(hass, freezer, 3)
     assert len(spy.calls) == 1

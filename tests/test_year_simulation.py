@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 import itertools
 import random
-import time
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import patch
@@ -38,7 +36,7 @@ from custom_components.printernizer_stats.submission import ISSUE_API_KEY
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY
+from .conftest import CONSENT_DAY, settle
 
 SEED = 20261102
 START = "2026-11-02 07:30:00+00:00"
@@ -107,22 +105,6 @@ async def year() -> AsyncIterator[Year]:
         patch.object(submission_module, "random", seeded),
     ):
         yield record
-
-
-async def _settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
-    """Wait for background work, moving the clock while a request hangs on a slow server."""
-    waiter = asyncio.ensure_future(
-        hass.async_block_till_done(wait_background_tasks=True)
-    )
-    loop = asyncio.get_running_loop()
-    waited = 0.0
-    while not waiter.done():
-        await loop.run_in_executor(None, time.sleep, 0.001)
-        waited += 0.001
-        if waited >= 0.02 and not waiter.done():
-            freezer.tick(timedelta(seconds=15))
-            waited = 0.0
-    await waiter
 
 
 def _max_per_hour(times: list[datetime]) -> int:
@@ -258,13 +240,13 @@ async def test_a_year_of_reports(
                 mock_config_entry,
                 options={**mock_config_entry.options, CONF_API_KEY: new_key},
             )
-            await _settle(hass, freezer)
+            await settle(hass, freezer)
         elif rng.random() < 0.02:
             year.restarts += 1
             assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
-            await _settle(hass, freezer)
+            await settle(hass, freezer)
             assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-            await _settle(hass, freezer)
+            await settle(hass, freezer)
 
         # Events of the day, spread over the day as it passes.
         today = now.date()
@@ -294,12 +276,12 @@ async def test_a_year_of_reports(
 
         freezer.tick(timedelta(hours=rng.uniform(1, 6)))
         async_fire_time_changed(hass)
-        await _settle(hass, freezer)
+        await settle(hass, freezer)
 
     # Let any request still hanging on the slow server finish.
     for _ in range(5):
         freezer.tick(timedelta(minutes=1))
-        await _settle(hass, freezer)
+        await settle(hass, freezer)
 
     reports = stats_service.accepted
     installation_ids = {r["installation"]["installation_id"] for r in reports}
