@@ -6,6 +6,10 @@ from __future__ import annotations
 # `custom_components` (testing_config) first on sys.path.
 import custom_components.printernizer_stats  # noqa: F401  # isort: skip
 
+# Diagnostics imports the Supervisor client lazily; its models cannot be built
+# while freezegun has replaced datetime, so import it before any test freezes time.
+import aiohasupervisor  # noqa: F401  # isort: skip
+
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta

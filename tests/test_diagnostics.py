@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-# Diagnostics import the Supervisor client lazily; its models cannot be built
-# while time is frozen, so import it first.
-import aiohasupervisor  # noqa: F401
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 import pytest

@@ -9,6 +9,7 @@ number of events.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
 import re
@@ -64,7 +65,7 @@ class UsageCounters:
         self._open_values: dict[str, set[str]] = {key: set() for key in OPEN_VALUE_KEYS}
         self.rejected: dict[str, int] = {}
         # Events per type since data began; unlike the days, never pruned.
-        self.totals: dict[str, int] = {}
+        self.totals: dict[str, int] = defaultdict(int)
         # Events per type in the current and the previous local ISO week
         # ("2026-W48"): the weekly sensors follow the user's clock, the days
         # follow UTC (what the report needs).
@@ -72,25 +73,25 @@ class UsageCounters:
 
     def record(self, day: str, event: CleanEvent, week: str | None = None) -> None:
         """Count one cleaned event on a UTC day ("YYYY-MM-DD") and local week; on every bus event."""
+        # Counting dicts are defaultdict(int): `+= 1` without a .get() per counter.
         counts = self._days.get(day)
         if counts is None:
-            counts = self._days[day] = {}
+            counts = self._days[day] = defaultdict(int)
         event_type, metadata = event
-        counts[event_type] = counts.get(event_type, 0) + 1
-        self.totals[event_type] = self.totals.get(event_type, 0) + 1
+        counts[event_type] += 1
+        self.totals[event_type] += 1
         if week is not None:
             week_counts = self.weeks.get(week)
             if week_counts is None:
                 week_counts = self._new_week(week)
-            week_counts[event_type] = week_counts.get(event_type, 0) + 1
+            week_counts[event_type] += 1
         for key, raw in metadata.items():
             value = self._open_value(key, raw) if key in OPEN_VALUE_KEYS else raw
-            name = f"{event_type}{KEY_SEPARATOR}{key}{VALUE_SEPARATOR}{value}"
-            counts[name] = counts.get(name, 0) + 1
+            counts[f"{event_type}{KEY_SEPARATOR}{key}{VALUE_SEPARATOR}{value}"] += 1
 
     def _new_week(self, week: str) -> dict[str, int]:
         """Start a week's counts, keeping only this one and the one before."""
-        counts = self.weeks[week] = {}
+        counts = self.weeks[week] = defaultdict(int)
         for old in sorted(self.weeks)[:-2]:
             del self.weeks[old]
         return counts
@@ -229,7 +230,7 @@ class UsageCounters:
                     raise ValueError("a counter is not a non-negative integer")
                 if count:
                     counts[name] = count
-            counters._days[day] = counts
+            counters._days[day] = defaultdict(int, counts)
         for reason, count in rejected.items():
             if not (isinstance(reason, str) and _is_count(count)):
                 raise ValueError("a rejected counter is malformed")
@@ -246,7 +247,7 @@ class UsageCounters:
                 and all(isinstance(k, str) and _is_count(v) for k, v in counts.items())
             ):
                 raise ValueError("a week's counts are malformed")
-            counters.weeks[week] = dict(counts)
+            counters.weeks[week] = defaultdict(int, counts)
         counters._rebuild_open_values()
         return counters
 

@@ -206,6 +206,8 @@ def _vocabulary(words: tuple[str, ...]) -> Callable[[object], str | RejectReason
 
     def clean(value: object) -> str | RejectReason:
         """Accept a vocabulary word, tolerating case and surrounding blanks."""
+        if type(value) is str and (exact := table.get(value)) is not None:
+            return exact  # the common case, one lookup
         text = _as_str(value)
         if text is None or len(text) > MAX_VALUE_LENGTH:
             return RejectReason.INVALID_VALUE
@@ -487,8 +489,10 @@ ALLOWLIST: Final[Mapping[str, Mapping[str, MetadataField]]] = MappingProxyType(
 )
 
 # Lookup by input text, yielding our own key objects so nothing the caller made is kept.
-_EVENTS: Final[dict[str, tuple[str, dict[str, tuple[str, MetadataField]]]]] = {
-    event_type: (event_type, {key: (key, field) for key, field in fields.items()})
+_EVENTS: Final[
+    dict[str, tuple[str, dict[str, tuple[str, Callable[[object], str | RejectReason]]]]]
+] = {
+    event_type: (event_type, {key: (key, field.clean) for key, field in fields.items()})
     for event_type, fields in ALLOWLIST.items()
 }
 _UNKNOWN_EVENT: Final = (Rejection(RejectReason.UNKNOWN_EVENT_TYPE, None),)
@@ -519,7 +523,11 @@ def _metadata_items(metadata: object) -> Iterable[tuple[object, object]] | Rejec
 def clean_event(
     event_type: object, metadata: object
 ) -> tuple[CleanEvent | None, tuple[Rejection, ...]]:
-    """Never raises, whatever the input (any Python object)."""
+    """Never raises, whatever the input (any Python object).
+
+    Runs for every bus event, so the common case (a plain dict of plain
+    strings and numbers) takes the shortest path.
+    """
     name = event_type if type(event_type) is str else _as_str(event_type)
     entry = _EVENTS.get(name) if name is not None else None
     if entry is None:
@@ -527,24 +535,39 @@ def clean_event(
     event_name, fields = entry
     if metadata is None:
         return CleanEvent(event_name, {}), ()
-    items = _metadata_items(metadata)
-    if isinstance(items, RejectReason):
-        return CleanEvent(event_name, {}), (Rejection(items, None),)
+    if type(metadata) is dict:
+        # An exact dict: len() and items() cannot run the caller's code, and
+        # nothing below runs any, so the view is read without a copy.
+        if len(metadata) > MAX_METADATA_KEYS:
+            return CleanEvent(event_name, {}), (
+                Rejection(RejectReason.TOO_MANY_KEYS, None),
+            )
+        pairs: Iterable[tuple[object, object]] = metadata.items()
+    else:
+        found = _metadata_items(metadata)
+        if isinstance(found, RejectReason):
+            return CleanEvent(event_name, {}), (Rejection(found, None),)
+        pairs = found
     cleaned: dict[str, str] = {}
-    rejections: list[Rejection] = []
-    for raw_key, value in items:
+    rejections: list[Rejection] | None = None
+    for raw_key, value in pairs:
         key = raw_key if type(raw_key) is str else _as_str(raw_key)
         slot = fields.get(key) if key is not None else None
         if slot is None:
-            rejections.append(Rejection(RejectReason.UNKNOWN_KEY, safe_key_label(key)))
-            continue
-        key_name, field = slot
-        result = field.clean(value)
-        if isinstance(result, RejectReason):
-            rejections.append(Rejection(result, key_name))
+            rejection = Rejection(RejectReason.UNKNOWN_KEY, safe_key_label(key))
         else:
-            cleaned[key_name] = result
-    return CleanEvent(event_name, cleaned), tuple(rejections)
+            key_name, clean = slot
+            result = clean(value)
+            if type(result) is not RejectReason:
+                cleaned[key_name] = result
+                continue
+            rejection = Rejection(result, key_name)
+        if rejections is None:
+            rejections = []
+        rejections.append(rejection)
+    return CleanEvent(event_name, cleaned), () if rejections is None else tuple(
+        rejections
+    )
 
 
 def describe_allowlist() -> list[str]:

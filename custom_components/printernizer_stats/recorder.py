@@ -47,14 +47,18 @@ class EventRecorder:
             if rejections:
                 counters.count_rejections(rejections)
             if event is not None:
-                day, week = self._buckets()
+                # The buckets' validity is checked inline: this runs per bus event.
+                if not self._buckets_from <= time.time() < self._buckets_until:
+                    self._refresh_buckets()
+                day, week = self._buckets_cache
                 counters.record(day, event, week)
         except Exception:  # noqa: BLE001 - the boundary that must never raise
             counters.rejected[INTERNAL_ERROR] = (
                 counters.rejected.get(INTERNAL_ERROR, 0) + 1
             )
             LOGGER.debug("An event was dropped after an internal error")
-        self._async_changed()
+        if self._flush_handle is None:
+            self._async_changed()
 
     @callback
     def async_record_strict(self, event_type: object, metadata: object) -> CleanEvent:
@@ -89,29 +93,28 @@ class EventRecorder:
         return event
 
     def _buckets(self) -> tuple[str, str]:
-        """The UTC day and the local ISO week an event counts in.
-
-        Cached until the next UTC midnight or local week start, whichever
-        comes first: working them out costs more than the rest of the bus path.
-        """
-        now = time.time()
-        if not self._buckets_from <= now < self._buckets_until:
-            utc_now = dt_util.utcnow()
-            local_now = dt_util.as_local(utc_now)
-            utc_midnight = utc_now.replace(hour=0, minute=0, second=0, microsecond=0)
-            local_monday = dt_util.start_of_local_day(local_now) - timedelta(
-                days=local_now.weekday()
-            )
-            self._buckets_cache = (
-                utc_now.date().isoformat(),
-                week_key(local_now.date()),
-            )
-            self._buckets_from = max(utc_midnight.timestamp(), local_monday.timestamp())
-            self._buckets_until = min(
-                (utc_midnight + timedelta(days=1)).timestamp(),
-                (local_monday + timedelta(days=7)).timestamp(),
-            )
+        """The UTC day and the local ISO week an event counts in."""
+        if not self._buckets_from <= time.time() < self._buckets_until:
+            self._refresh_buckets()
         return self._buckets_cache
+
+    def _refresh_buckets(self) -> None:
+        """Work out the day and week, valid until the next UTC midnight or local week start.
+
+        Cached because working them out costs more than the rest of the bus path.
+        """
+        utc_now = dt_util.utcnow()
+        local_now = dt_util.as_local(utc_now)
+        utc_midnight = utc_now.replace(hour=0, minute=0, second=0, microsecond=0)
+        local_monday = dt_util.start_of_local_day(local_now) - timedelta(
+            days=local_now.weekday()
+        )
+        self._buckets_cache = (utc_now.date().isoformat(), week_key(local_now.date()))
+        self._buckets_from = max(utc_midnight.timestamp(), local_monday.timestamp())
+        self._buckets_until = min(
+            (utc_midnight + timedelta(days=1)).timestamp(),
+            (local_monday + timedelta(days=7)).timestamp(),
+        )
 
     @callback
     def async_handle_bus_event(self, event: Event) -> None:
