@@ -31,6 +31,7 @@ from .const import (
     LOGGER,
     default_endpoint,
 )
+from .counters import KEY_SEPARATOR
 from .report import (
     UNKNOWN_COUNTRY,
     InstallationFacts,
@@ -544,10 +545,10 @@ class SubmissionManager:
         deleted = {
             "days": len(data.counters.days),
             "events": sum(
-                counts.get(t, 0)
+                count
                 for counts in data.counters.days.values()
-                for t in counts
-                if "/" not in t
+                for name, count in counts.items()
+                if KEY_SEPARATOR not in name
             ),
             "submissions": len(self.history),
         }
