@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -104,7 +104,7 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[PrinternizerSnapshot]):
             ) from err
 
         tracker = self._storage.data.tracker
-        before = _lasting(tracker.as_storage(), self._storage.data.snapshot)
+        tracker.changed = False
         for event_type, metadata in (
             *tracker.health(health),
             *tracker.printers(printers),
@@ -124,6 +124,7 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[PrinternizerSnapshot]):
             else round(health.uptime_seconds / 3600, 1),
             fleet={ptype: fleet[ptype] for ptype in PRINTER_TYPES if fleet[ptype]},
         )
+        previous = self._storage.data.snapshot
         self._storage.data.snapshot = {
             "app_version": snapshot.app_version,
             "uptime_hours": snapshot.uptime_hours,
@@ -134,17 +135,11 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[PrinternizerSnapshot]):
         # changed, else now and then; shutdown writes whatever is pending.
         now = self.hass.loop.time()
         if (
-            _lasting(tracker.as_storage(), self._storage.data.snapshot) != before
+            tracker.changed
+            or previous.get("app_version") != snapshot.app_version
+            or previous.get("fleet") != snapshot.fleet
             or now >= self._next_routine_save
         ):
             self._next_routine_save = now + ROUTINE_SAVE_INTERVAL
             self._storage.async_schedule_save()
         return snapshot
-
-
-def _lasting(tracker: dict[str, Any], snapshot: dict[str, Any]) -> tuple[Any, ...]:
-    """What a poll persists, less the uptime that changes every time."""
-    return (
-        {kind: tracker[kind] for kind in ("jobs", "files", "printers")},
-        {key: value for key, value in snapshot.items() if key != "uptime_hours"},
-    )

@@ -50,6 +50,9 @@ class TransitionTracker:
         self._seen: dict[str, dict[str, str] | None] = {
             kind: _status_map(state.get(kind)) for kind in ("jobs", "files", "printers")
         }
+        # Set when a status map changed: the caller saves only then (and now
+        # and then), not for every poll.
+        self.changed = False
         uptime = state.get("uptime_seconds")
         self._uptime: float | None = (
             float(uptime)
@@ -92,6 +95,8 @@ class TransitionTracker:
             if len(current) >= MAX_TRACKED:
                 break
             current.setdefault(key, old_status)
+        if current != previous:
+            self.changed = True
         self._seen[kind] = current
         return changes
 
