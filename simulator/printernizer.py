@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable, Iterable
 import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-import ipaddress
 import json
 import logging
 import random
@@ -35,6 +34,8 @@ from typing import Any
 import uuid
 
 from aiohttp import web
+
+from simulator import loopback_host
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -909,18 +910,6 @@ def create_app(sim: PrinternizerSimulator) -> web.Application:
 # ---------------------------------------------------------------------- CLI
 
 
-def _loopback(host: str) -> str:
-    """Accept only loopback addresses (the simulator must stay on this machine)."""
-    if host == "localhost":
-        return host
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"{host!r} is not a loopback address")
-
-
 async def _serve(sim: PrinternizerSimulator, host: str, port: int, tick: float) -> None:
     runner = web.AppRunner(create_app(sim), access_log=None)
     await runner.setup()
@@ -945,7 +934,7 @@ async def _serve(sim: PrinternizerSimulator, host: str, port: int, tick: float) 
 def main(argv: list[str] | None = None) -> None:
     """Run the simulator until interrupted."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", type=_loopback, default="127.0.0.1")
+    parser.add_argument("--host", type=loopback_host, default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--tick", type=float, default=5.0, help="seconds per advance()")
     parser.add_argument("--seed", type=int, default=0)

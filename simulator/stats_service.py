@@ -34,7 +34,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from http import HTTPStatus
-import ipaddress
 import json
 import logging
 import math
@@ -42,6 +41,8 @@ import re
 from typing import Any
 
 from aiohttp import web
+
+from simulator import loopback_host
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -792,18 +793,6 @@ class StatsServiceEmulator:
 # ---------------------------------------------------------------------- CLI
 
 
-def _loopback(host: str) -> str:
-    """Accept only loopback addresses (the emulator must stay on this machine)."""
-    if host == "localhost":
-        return host
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"{host!r} is not a loopback address")
-
-
 def _print_report(body: dict[str, Any]) -> None:
     print(json.dumps(body, sort_keys=True), flush=True)
 
@@ -811,7 +800,7 @@ def _print_report(body: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Serve the emulator until interrupted, printing accepted reports as JSON lines."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", type=_loopback, default="127.0.0.1")
+    parser.add_argument("--host", type=loopback_host, default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--api-key", action="append", dest="api_keys", default=None)
     parser.add_argument(
