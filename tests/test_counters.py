@@ -99,23 +99,6 @@ def test_counters_count_rejections(counters: UsageCounters) -> None:
     assert counters.rejected["invalid_value"] == 1
 
 
-@pytest.mark.parametrize(
-    ("start", "end", "expected"),
-    [
-        (None, None, 2),
-        (date(2026, 11, 2), None, 2),
-        (date(2026, 11, 3), None, 0),
-        (None, date(2026, 11, 2), 0),
-        (date(2026, 11, 1), date(2026, 11, 3), 2),
-    ],
-)
-def test_counters_total_window(
-    counters: UsageCounters, start: date | None, end: date | None, expected: int
-) -> None:
-    """total() sums one counter over the half-open day window [start, end)."""
-    assert counters.total("job_completed", start, end) == expected
-
-
 @pytest.mark.parametrize("key", ["error_type", "app_version"])
 def test_counters_open_values_capped(key: str) -> None:
     """Pattern-checked values beyond MAX_OPEN_VALUES distinct ones count as "other"."""

@@ -15,7 +15,7 @@ from .printernizer import (
     PrinternizerConnectionError,
     PrinternizerResponseError,
 )
-from .privacy import ALLOWLIST, PRINTER_TYPES, RejectReason
+from .privacy import PRINTER_TYPES, clean_app_version
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from .storage import PrinternizerStatsStorage
     from .submission import SubmissionManager
 
-_APP_VERSION = ALLOWLIST["app_start"]["app_version"]
 # Seconds between saves made only to keep the uptime in the file fresh.
 ROUTINE_SAVE_INTERVAL = 15 * 60
 
@@ -113,9 +112,7 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[PrinternizerSnapshot]):
         ):
             self._recorder.async_record(event_type, metadata)
 
-        version = _APP_VERSION.clean(health.version) if health.version else None
-        if isinstance(version, RejectReason):
-            version = None
+        version = clean_app_version(health.version) if health.version else None
         fleet = Counter(printer.printer_type for printer in printers)
         snapshot = PrinternizerSnapshot(
             app_version=version,

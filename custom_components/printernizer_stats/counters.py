@@ -155,18 +155,6 @@ class UsageCounters:
         """Counters keyed by date objects, the report builder's input."""
         return {date.fromisoformat(day): counts for day, counts in self._days.items()}
 
-    def total(
-        self, name: str, start: date | None = None, end: date | None = None
-    ) -> int:
-        """Sum one counter over [start, end) (open bounds mean all days)."""
-        low = start.isoformat() if start else ""
-        high = end.isoformat() if end else "9999-99-99"
-        return sum(
-            counts.get(name, 0)
-            for day, counts in self._days.items()
-            if low <= day < high
-        )
-
     @property
     def first_day(self) -> str | None:
         """The oldest day with data."""

@@ -570,6 +570,12 @@ def clean_event(
     )
 
 
+def clean_app_version(value: object) -> str | None:
+    """Printernizer's version as the allowlist accepts it, or None (polling, stored facts)."""
+    result = ALLOWLIST["app_start"]["app_version"].clean(value)
+    return None if isinstance(result, RejectReason) else result
+
+
 def describe_allowlist() -> list[str]:
     """Markdown bullet lines, one per event type, listing its keys and their allowed values; the README's 'What we collect' is generated from/tested against this."""
     lines = []

@@ -16,14 +16,12 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, LOGGER, SAVE_DELAY
 from .counters import UsageCounters
-from .privacy import ALLOWLIST, PRINTER_TYPES, RejectReason
+from .privacy import PRINTER_TYPES, clean_app_version
 from .tracker import TransitionTracker
 
 STORAGE_KEY = DOMAIN
 STORAGE_VERSION = 2
 ISSUE_STORAGE_RECOVERED = "storage_recovered"
-
-_APP_VERSION = ALLOWLIST["app_start"]["app_version"]
 
 
 @dataclass(slots=True)
@@ -97,12 +95,10 @@ def _clean_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
     if not snapshot:
         return {}
     version = snapshot.get("app_version")
-    if version is not None:
-        version = _APP_VERSION.clean(version)
     uptime = snapshot.get("uptime_hours")
     fleet = snapshot.get("fleet")
     return {
-        "app_version": None if isinstance(version, RejectReason) else version,
+        "app_version": None if version is None else clean_app_version(version),
         "uptime_hours": uptime
         if isinstance(uptime, int | float)
         and not isinstance(uptime, bool)
