@@ -213,7 +213,7 @@ def test_report_wire_shape_has_only_schema_fields() -> None:
     assert built["submission_timestamp"] == "2025-03-11T00:00:00+00:00"
     assert built["installation"] == {
         "installation_id": INSTALLATION_ID,
-        "first_seen": "2025-03-01",
+        "first_seen": "2025-03-01T00:00:00+00:00",
         "app_version": "2.7.0",
         "python_version": "3.12.4",
         "platform": "linux",

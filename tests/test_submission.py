@@ -489,7 +489,7 @@ async def test_no_data_from_before_consent(
 
     [report] = stats_service.accepted
     assert report["period"]["start"] == "2026-11-02T00:00:00+00:00"
-    assert report["installation"]["first_seen"] == "2026-11-02"
+    assert report["installation"]["first_seen"] == "2026-11-02T00:00:00+00:00"
     assert report["usage_stats"]["job_count"] == 2
     assert report["error_summary"] == {}
 
@@ -972,7 +972,7 @@ async def test_opt_out_cancels_and_opt_in_starts_fresh(
     await _days(hass, freezer, 8)
     report = stats_service.accepted[-1]
     assert report["installation"]["installation_id"] == new_id
-    assert report["installation"]["first_seen"] == new_consent.isoformat()
+    assert report["installation"]["first_seen"] == f"{new_consent.isoformat()}T00:00:00+00:00"
     assert report["period"]["start"][:10] == new_consent.isoformat()
     assert report["usage_stats"]["job_count"] == 4
 

@@ -286,7 +286,9 @@ async def test_a_year_of_reports(
     reports = stats_service.accepted
     installation_ids = {r["installation"]["installation_id"] for r in reports}
     assert len(installation_ids) == 1
-    assert {r["installation"]["first_seen"] for r in reports} == {CONSENT_DAY}
+    assert {r["installation"]["first_seen"] for r in reports} == {
+        f"{CONSENT_DAY}T00:00:00+00:00"
+    }
 
     # Contiguous, non-overlapping, from the consent day: each day exactly once.
     periods = [(_day(r["period"]["start"]), _day(r["period"]["end"])) for r in reports]

@@ -198,7 +198,7 @@ def build_report(
 
     installation_block: dict[str, Any] = {
         "installation_id": installation.installation_id,
-        "first_seen": installation.first_seen.isoformat(),
+        "first_seen": _midnight(installation.first_seen),
         "app_version": _bounded(installation.app_version, UNKNOWN),
     }
     if installation.python_version is not None:
