@@ -13,6 +13,11 @@ from typing import NoReturn
 # followed by a lower-case letter ("7f"), which the error_type pattern refuses.
 CANARY = "CANARY7f3a"
 C = CANARY
+# Letters only, so it fits shapes a pattern once accepted (CamelCase words
+# ending in "Error", snake_case words ending in "_failed"); the sweeps look
+# for it case-insensitively.
+WORD_CANARY = "Qzvxkjwy"
+W = WORD_CANARY
 
 
 class CanaryStr(str):
@@ -433,7 +438,26 @@ WRONG_TYPES: list[object] = [
     slice(C),
 ]
 
+# Person-shaped words in the forms error kinds take; each passed the old pattern.
+ERROR_SHAPED: list[str] = [
+    f"John{W}SmithError",
+    f"max_mustermann_{W.lower()}_failed",
+    f"alice_at_example_com_{W.lower()}_error",
+    f"DrAnnaSchmidt{W}HamburgRefused",
+    f"KlausDieter{W}MeierAusDemSchwarzwaldBeiFreiburgImBreisgauError"[:64],
+    f"JaneDoe{W}Error",
+    f"Jane{W}Exception",
+    f"{W}Timeout",
+    f"printer_of_anna_{W.lower()}_lost",
+]
+# Printernizer's own file ids carry the file name.
+NAMED_IDS: list[str] = [
+    f"6f261769-910d-45ab-82f7-028814ca2a69_anna_schmidt_{W.lower()}_invoice.gcode",
+    f"upload_20261130_005208_john_doe_{W.lower()}.gcode",
+]
+
 HOSTILE_VALUES: list[object] = [
+    *ERROR_SHAPED,
     *EMAILS,
     *IPV4,
     *IPV6,
@@ -450,6 +474,9 @@ HOSTILE_VALUES: list[object] = [
 ]
 
 HOSTILE_KEYS: list[str] = [
+    f"anna_schmidt_berlin_{W.lower()}",
+    f"max_mustermann_{W.lower()}",
+    f"john_smith_{W.lower()}_error",
     f"email_{C}",
     f"john.doe+{C}@example.com",
     f"C:\\{C}",

@@ -1,0 +1,217 @@
+"""The closed list of error kinds an `error_occurred` event may report.
+
+An error's kind is the one free-looking word that reaches the report, so it is
+not checked by a pattern (any CamelCase word ending in "Error" let names such
+as `JohnSmithError` through) but looked up in this list: Python's built-in
+exception classes, the exception classes and API error codes Printernizer
+itself uses (read from its source), the library exceptions its code catches,
+and the snake_case categories of its own usage-statistics documentation.
+Anything else is counted as `other` and never echoed.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Python's built-in exception classes (warnings excluded), as of 3.13/3.14.
+PYTHON_BUILTINS: Final = (
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "BaseException",
+    "BaseExceptionGroup",
+    "BlockingIOError",
+    "BrokenPipeError",
+    "BufferError",
+    "ChildProcessError",
+    "ConnectionAbortedError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "EOFError",
+    "EnvironmentError",
+    "Exception",
+    "ExceptionGroup",
+    "FileExistsError",
+    "FileNotFoundError",
+    "FloatingPointError",
+    "GeneratorExit",
+    "IOError",
+    "ImportError",
+    "IndentationError",
+    "IndexError",
+    "InterruptedError",
+    "IsADirectoryError",
+    "KeyError",
+    "KeyboardInterrupt",
+    "LookupError",
+    "MemoryError",
+    "ModuleNotFoundError",
+    "NameError",
+    "NotADirectoryError",
+    "NotImplementedError",
+    "OSError",
+    "OverflowError",
+    "PermissionError",
+    "ProcessLookupError",
+    "PythonFinalizationError",
+    "RecursionError",
+    "ReferenceError",
+    "RuntimeError",
+    "StopAsyncIteration",
+    "StopIteration",
+    "SyntaxError",
+    "SystemError",
+    "SystemExit",
+    "TabError",
+    "TimeoutError",
+    "TypeError",
+    "UnboundLocalError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "UnicodeError",
+    "UnicodeTranslateError",
+    "ValueError",
+    "ZeroDivisionError",
+)
+
+# Printernizer's own exception classes (src/utils/errors.py, the legacy
+# src/utils/exceptions.py, download strategies, generators).
+PRINTERNIZER_CLASSES: Final = (
+    "AuthenticationError",
+    "AuthorizationError",
+    "ConfigurationError",
+    "DatabaseError",
+    "DownloadError",
+    "FatalDownloadError",
+    "FileDownloadError",
+    "FileOperationError",
+    "FileProcessingError",
+    "GeneratorNotAvailableError",
+    "GeneratorRenderError",
+    "GeneratorTemplateNotFoundError",
+    "InsufficientMaterialError",
+    "InvalidFileTypeError",
+    "JobAlreadyStartedError",
+    "JobInvalidStatusError",
+    "JobNotFoundError",
+    "LibraryItemNotFoundError",
+    "MaterialNotFoundError",
+    "NotFoundError",
+    "OpenSCADNotAvailableError",
+    "OpenSCADRenderError",
+    "PrinterAlreadyExistsError",
+    "PrinterBusyError",
+    "PrinterConnectionError",
+    "PrinterDisconnectedError",
+    "PrinterNotFoundError",
+    "PrinternizerError",
+    "PrinternizerException",
+    "ResourceConflictError",
+    "RetryableDownloadError",
+    "ServiceUnavailableError",
+    "ValidationError",
+)
+
+# The `error_code` values of Printernizer's API error envelope.
+PRINTERNIZER_CODES: Final = (
+    "AUTHENTICATION",
+    "AUTHENTICATION_ERROR",
+    "AUTHORIZATION",
+    "AUTHORIZATION_ERROR",
+    "CONFIGURATION",
+    "CONFIGURATION_ERROR",
+    "DATABASE",
+    "DATABASE_ERROR",
+    "EXPORT_UPLOAD_FAILED",
+    "FILE_DOWNLOAD",
+    "FILE_NOT_FOUND",
+    "FILE_OPERATION",
+    "FILE_OPERATION_ERROR",
+    "FILE_PROCESSING",
+    "GENERATOR_NOT_AVAILABLE",
+    "GENERATOR_RENDER_FAILED",
+    "GENERATOR_TEMPLATE_NOT_FOUND",
+    "HTTP_400",
+    "HTTP_401",
+    "HTTP_403",
+    "HTTP_404",
+    "HTTP_405",
+    "HTTP_408",
+    "HTTP_409",
+    "HTTP_413",
+    "HTTP_422",
+    "HTTP_429",
+    "HTTP_500",
+    "HTTP_502",
+    "HTTP_503",
+    "HTTP_504",
+    "INSUFFICIENT_MATERIAL",
+    "INTERNAL_SERVER_ERROR",
+    "INVALID_FILE_TYPE",
+    "JOB_ALREADY_STARTED",
+    "JOB_INVALID_STATUS",
+    "JOB_NOT_FOUND",
+    "LIBRARY_ITEM_NOT_FOUND",
+    "MATERIAL_NOT_FOUND",
+    "NOT_FOUND",
+    "OPENSCAD_NOT_AVAILABLE",
+    "OPENSCAD_RENDER_FAILED",
+    "PRINTER_ALREADY_EXISTS",
+    "PRINTER_BUSY",
+    "PRINTER_CONNECTION",
+    "PRINTER_CONNECTION_ERROR",
+    "PRINTER_DISCONNECTED",
+    "PRINTER_NOT_FOUND",
+    "RATE_LIMIT_EXCEEDED",
+    "RESOURCE_CONFLICT",
+    "RESOURCE_NOT_FOUND",
+    "SERVICE_UNAVAILABLE",
+    "UNKNOWN_ERROR",
+    "VALIDATION",
+    "VALIDATION_ERROR",
+)
+
+# Library and standard-library exceptions Printernizer's code catches, by
+# `type(error).__name__` (asyncio.TimeoutError and socket.timeout are TimeoutError).
+LIBRARY_CLASSES: Final = (
+    "CancelledError",
+    "ClientConnectionError",
+    "ClientConnectorError",
+    "ClientError",
+    "ClientOSError",
+    "ClientPayloadError",
+    "ClientResponseError",
+    "Error",
+    "IntegrityError",
+    "InvalidStateError",
+    "JSONDecodeError",
+    "OperationalError",
+    "SSLError",
+    "ServerConnectionError",
+    "ServerDisconnectedError",
+    "ServerTimeoutError",
+    "TimeoutExpired",
+    "error_perm",
+    "error_temp",
+)
+
+# Categories used by Printernizer's usage-statistics documentation and tests.
+PRINTERNIZER_CATEGORIES: Final = (
+    "connection_lost",
+    "connection_timeout",
+    "file_download_failed",
+    "unknown_error",
+)
+
+ERROR_TYPES: Final[tuple[str, ...]] = tuple(
+    sorted(
+        {
+            *PYTHON_BUILTINS,
+            *PRINTERNIZER_CLASSES,
+            *PRINTERNIZER_CODES,
+            *LIBRARY_CLASSES,
+            *PRINTERNIZER_CATEGORIES,
+        }
+    )
+)
