@@ -2,246 +2,97 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+import json
 from typing import Any
 
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.printernizer_stats.counters import (
-    MAX_OPEN_VALUES,
-    OTHER,
+    INTERNAL_ERROR,
+    MAX_CAPPED_VALUES,
+    REJECT_REASONS,
+    UPTIME_COLUMN,
+    Tally,
     UsageCounters,
-    counter_key,
-    split_counter_key,
     week_key,
 )
+from custom_components.printernizer_stats.error_types import ERROR_TYPES
 from custom_components.printernizer_stats.privacy import (
+    ALLOWLIST,
     CleanEvent,
     Rejection,
     RejectReason,
+    clean_event,
+    clean_value,
 )
+from custom_components.printernizer_stats.vocabulary import EVENT_TYPES, OTHER, UNKNOWN
+
+from .hostile_corpus import ERROR_SHAPED
 
 DAY = "2026-11-02"
 NEXT_DAY = "2026-11-03"
+START = date(2026, 11, 2)
+WEEK = "2026-W45"
 
 
-def _event(event_type: str, **metadata: str) -> CleanEvent:
-    """A cleaned event as the privacy filter would produce it."""
-    return CleanEvent(event_type, metadata)
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """Pure unit tests: no Home Assistant instance needed."""
+
+
+def _ints(row: str) -> list[int]:
+    """A stored day row ("3,0,12") as counts."""
+    return [int(part) for part in row.split(",")] if row else []
+
+
+def _record(
+    counters: UsageCounters, day: str, event_type: str, **metadata: str
+) -> None:
+    """Count an already cleaned event on a UTC day, in that day's ISO week."""
+    week = week_key(date.fromisoformat(day))
+    counters.record(day, CleanEvent(event_type, metadata), week)
+
+
+def _columns(counters: UsageCounters) -> list[str]:
+    """The counter names in use."""
+    columns: list[str] = counters.as_storage()["columns"]
+    return columns
+
+
+def _reload(counters: UsageCounters) -> UsageCounters:
+    """What Home Assistant's JSON storage gives back after a restart."""
+    return UsageCounters.from_storage(json.loads(json.dumps(counters.as_storage())))
 
 
 @pytest.fixture
 def counters() -> UsageCounters:
-    """Counters with two days of data and some rejections."""
+    """Counters with two days of data, uptime and some rejections."""
     counters = UsageCounters()
-    counters.record(DAY, _event("job_completed", printer_type="bambu_lab"))
-    counters.record(
+    _record(counters, DAY, "job_completed", printer_type="bambu_lab")
+    _record(
+        counters,
         DAY,
-        _event("job_completed", printer_type="prusa_core", duration_minutes="1-3h"),
+        "job_completed",
+        printer_type="prusa_core",
+        duration_minutes="1-3h",
     )
-    counters.record(NEXT_DAY, _event("error_occurred", error_type="TimeoutError"))
+    _record(counters, NEXT_DAY, "error_occurred", error_type="TimeoutError")
+    counters.add_uptime(DAY, 20)
     counters.count_rejections(
         [
-            Rejection(RejectReason.UNKNOWN_KEY, "<unnamed key>"),
-            Rejection(RejectReason.UNKNOWN_KEY, "note"),
-            Rejection(RejectReason.SENSITIVE_VALUE, "printer_type"),
+            Rejection(RejectReason.UNKNOWN_KEY, None, 1, 2),
+            Rejection(RejectReason.UNKNOWN_KEY, None, 2, 2),
+            Rejection(RejectReason.INVALID_VALUE, "printer_type"),
         ]
     )
     return counters
 
 
-@pytest.mark.parametrize(
-    ("args", "name"),
-    [
-        (("job_completed",), "job_completed"),
-        (
-            ("job_completed", "printer_type", "bambu_lab"),
-            "job_completed/printer_type=bambu_lab",
-        ),
-        (
-            ("file_downloaded", "size_bytes", "100MB+"),
-            "file_downloaded/size_bytes=100MB+",
-        ),
-    ],
-)
-def test_counter_key_round_trip(args: tuple[str, ...], name: str) -> None:
-    """Counter names are built and split back into their parts."""
-    assert counter_key(*args) == name
-    event_type, key, value = split_counter_key(name)
-    assert (event_type, key, value)[: len(args)] == args
-    if len(args) == 1:
-        assert key is None and value is None
-
-
 def test_counters_record(counters: UsageCounters) -> None:
     """An event increments its type and one counter per metadata value on its day."""
-    assert counters.days[DAY] == {
-        "job_completed": 2,
-        "job_completed/printer_type=bambu_lab": 1,
-        "job_completed/printer_type=prusa_core": 1,
-        "job_completed/duration_minutes=1-3h": 1,
-    }
-    assert counters.days[NEXT_DAY] == {
-        "error_occurred": 1,
-        "error_occurred/error_type=TimeoutError": 1,
-    }
-    assert counters.totals == {"job_completed": 2, "error_occurred": 1}
-    assert counters.first_day == DAY
-    assert set(counters.by_date()) == {date(2026, 11, 2), date(2026, 11, 3)}
-
-
-def test_counters_count_rejections(counters: UsageCounters) -> None:
-    """Rejections are counted by reason only; the count of added ones is returned."""
-    assert counters.rejected == {"unknown_key": 2, "sensitive_value": 1}
-    added = counters.count_rejections([Rejection(RejectReason.INVALID_VALUE, "x")])
-    assert added == 1
-    assert counters.count_rejections([]) == 0
-    assert counters.rejected["invalid_value"] == 1
-
-
-@pytest.mark.parametrize("key", ["error_type", "app_version"])
-def test_counters_open_values_capped(key: str) -> None:
-    """Pattern-checked values beyond MAX_OPEN_VALUES distinct ones count as "other"."""
-    counters = UsageCounters()
-    event_type = "error_occurred" if key == "error_type" else "app_start"
-    values = [f"Value{index}Error" for index in range(MAX_OPEN_VALUES + 5)]
-    for value in values:
-        counters.record(DAY, _event(event_type, **{key: value}))
-    # A value seen before the cap was reached keeps its own counter.
-    counters.record(DAY, _event(event_type, **{key: values[0]}))
-
-    day = counters.days[DAY]
-    kept = [name for name in day if name.startswith(f"{event_type}/{key}=")]
-    assert len(kept) == MAX_OPEN_VALUES + 1
-    assert day[counter_key(event_type, key, OTHER)] == 5
-    assert day[counter_key(event_type, key, values[0])] == 2
-    assert day[event_type] == MAX_OPEN_VALUES + 6
-
-
-def test_counters_vocabulary_values_not_capped() -> None:
-    """Keys with a fixed vocabulary are never folded into "other"."""
-    counters = UsageCounters()
-    for index in range(MAX_OPEN_VALUES + 5):
-        counters.record(DAY, _event("job_completed", printer_type=f"type{index}"))
-    assert counter_key("job_completed", "printer_type", OTHER) not in counters.days[DAY]
-
-
-def test_counters_prune(counters: UsageCounters) -> None:
-    """Days before the oldest kept day go; totals and rejections stay."""
-    assert counters.prune(date(2026, 11, 2)) == 0
-    assert counters.prune(date(2026, 11, 3)) == 1
-    assert list(counters.days) == [NEXT_DAY]
-    assert counters.totals == {"job_completed": 2, "error_occurred": 1}
-    assert counters.rejected == {"unknown_key": 2, "sensitive_value": 1}
-
-
-def test_counters_prune_frees_open_values() -> None:
-    """Once the days holding open values are pruned, new values get their own counter."""
-    counters = UsageCounters()
-    for index in range(MAX_OPEN_VALUES):
-        counters.record(DAY, _event("error_occurred", error_type=f"Old{index}Error"))
-    counters.record(NEXT_DAY, _event("error_occurred", error_type="NewError"))
-    assert counter_key("error_occurred", "error_type", OTHER) in counters.days[NEXT_DAY]
-
-    counters.prune(date(2026, 11, 3))
-    counters.record(NEXT_DAY, _event("error_occurred", error_type="NewError"))
-    assert (
-        counters.days[NEXT_DAY][counter_key("error_occurred", "error_type", "NewError")]
-        == 1
-    )
-
-
-def test_counters_clear(counters: UsageCounters) -> None:
-    """clear() forgets days, totals and rejections."""
-    counters.clear()
-    assert counters.days == {}
-    assert counters.totals == {}
-    assert counters.rejected == {}
-    assert counters.first_day is None
-
-
-def test_counters_storage_round_trip(counters: UsageCounters) -> None:
-    """The columnar form shares one column list and restores the same counters."""
-    stored = counters.as_storage()
-    assert stored["columns"] == sorted(stored["columns"])
-    assert set(stored["columns"]) == {
-        name for day in counters.days.values() for name in day
-    }
-    # One row of ints per day, trailing zeros trimmed.
-    for row in stored["days"].values():
-        assert all(isinstance(count, int) for count in row)
-        assert row[-1] != 0
-    restored = UsageCounters.from_storage(stored)
-    assert restored.days == counters.days
-    assert restored.totals == counters.totals
-    assert restored.rejected == counters.rejected
-    assert restored.as_storage() == stored
-
-
-def test_counters_from_storage_rebuilds_open_values() -> None:
-    """Open values in use are known again after a restore, so the cap still holds."""
-    counters = UsageCounters()
-    for index in range(MAX_OPEN_VALUES):
-        counters.record(DAY, _event("error_occurred", error_type=f"Seen{index}Error"))
-    counters.record(DAY, _event("error_occurred", error_type="OverflowError"))
-    restored = UsageCounters.from_storage(counters.as_storage())
-    restored.record(NEXT_DAY, _event("error_occurred", error_type="AnotherError"))
-    assert restored.days[NEXT_DAY] == {
-        "error_occurred": 1,
-        counter_key("error_occurred", "error_type", OTHER): 1,
-    }
-
-
-def test_counters_from_storage_empty() -> None:
-    """A document without counters gives empty counters."""
-    counters = UsageCounters.from_storage({})
-    assert counters.days == {}
-    assert counters.totals == {}
-    assert counters.rejected == {}
-
-
-VALID: dict[str, Any] = {
-    "columns": ["job_completed"],
-    "days": {DAY: [1]},
-    "rejected": {"unknown_key": 1},
-    "totals": {"job_completed": 1},
-}
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {"columns": "job_completed"},
-        {"columns": ["job_completed", 5]},
-        {"days": [[1]]},
-        {"rejected": ["unknown_key"]},
-        {"totals": 1},
-        {"days": {"2026-11-2": [1]}},
-        {"days": {"yesterday": [1]}},
-        {"days": {DAY: {"job_completed": 1}}},
-        {"days": {DAY: [1, 2]}},
-        {"days": {DAY: [-1]}},
-        {"days": {DAY: [True]}},
-        {"days": {DAY: [1.5]}},
-        {"days": {DAY: ["1"]}},
-        {"days": {DAY: [None]}},
-        {"rejected": {"unknown_key": -1}},
-        {"rejected": {"unknown_key": "1"}},
-        {"rejected": {5: 1}},
-        {"totals": {"job_completed": False}},
-        {"totals": {"job_completed": 2.0}},
-        {"totals": {None: 1}},
-    ],
-)
-def test_counters_from_storage_malformed(changes: dict[str, Any]) -> None:
-    """Every malformed part of the columnar form is refused with ValueError."""
-    UsageCounters.from_storage(VALID)
-    with pytest.raises(ValueError):
-        UsageCounters.from_storage(VALID | changes)
-
-
-def test_counters_as_nested(counters: UsageCounters) -> None:
-    """The export form nests event types and metadata values under each day."""
+    assert counters.days == (DAY, NEXT_DAY)
     assert counters.as_nested() == {
         DAY: {
             "job_completed": {
@@ -250,7 +101,8 @@ def test_counters_as_nested(counters: UsageCounters) -> None:
                     "duration_minutes": {"1-3h": 1},
                     "printer_type": {"bambu_lab": 1, "prusa_core": 1},
                 },
-            }
+            },
+            "printernizer_uptime_hours": 20,
         },
         NEXT_DAY: {
             "error_occurred": {
@@ -259,82 +111,617 @@ def test_counters_as_nested(counters: UsageCounters) -> None:
             }
         },
     }
+    assert counters.totals == {"job_completed": 2, "error_occurred": 1}
+    assert counters.event_count() == 3
+    assert counters.column_count() == 7
 
 
-def test_counters_from_nested(counters: UsageCounters) -> None:
-    """The nested form converts back, with totals summed over its days."""
-    restored = UsageCounters.from_nested(counters.as_nested(), counters.rejected)
-    assert restored.days == counters.days
-    assert restored.totals == counters.totals
-    assert restored.rejected == counters.rejected
+def test_counters_weeks_follow_local_week(counters: UsageCounters) -> None:
+    """The weekly counts go to the week passed in, not the UTC day's."""
+    counters.record(DAY, CleanEvent("job_created", {}), "2026-W44")
+    assert dict(counters.week_counts("2026-W44")) == {"job_created": 1}
+    assert dict(counters.week_counts(WEEK)) == {"job_completed": 2, "error_occurred": 1}
+    assert counters.week_counts("2026-W01") == {}
 
 
-def test_counters_from_nested_without_metadata() -> None:
-    """An entry may omit its metadata."""
-    restored = UsageCounters.from_nested({DAY: {"app_start": {"count": 4}}}, {})
-    assert restored.days == {DAY: {"app_start": 4}}
-    assert restored.totals == {"app_start": 4}
+def test_counters_week_counts_read_only(counters: UsageCounters) -> None:
+    """The weekly counts cannot be changed through the answer, and a lookup inserts nothing."""
+    counts = counters.week_counts(WEEK)
+    with pytest.raises(TypeError):
+        counts["job_completed"] = 5  # type: ignore[index]
+    with pytest.raises(KeyError):
+        counts["job_created"]
+    assert counts.get("job_created") is None
+    assert counters.as_storage()["weeks"] == {
+        WEEK: {"job_completed": 2, "error_occurred": 1}
+    }
 
 
-@pytest.mark.parametrize(
-    ("days", "rejected"),
-    [
-        ("garbage", {}),
-        ({}, ["unknown_key"]),
-        ({DAY: "garbage"}, {}),
-        ({DAY: {"job_completed": 3}}, {}),
-        ({DAY: {"job_completed": {}}}, {}),
-        ({DAY: {"job_completed": {"count": "3"}}}, {}),
-        ({DAY: {"job_completed": {"count": -3}}}, {}),
-        ({DAY: {"job/completed": {"count": 3}}}, {}),
-        ({DAY: {"job_completed": {"count": 3, "metadata": []}}}, {}),
-        ({DAY: {"job_completed": {"count": 3, "metadata": {"printer_type": 2}}}}, {}),
-        (
-            {
-                DAY: {
-                    "job_completed": {
-                        "count": 3,
-                        "metadata": {"printer_type": {"x": "2"}},
-                    }
-                }
-            },
-            {},
-        ),
-        ({"not a day": {"job_completed": {"count": 3}}}, {}),
-        ({DAY: {"job_completed": {"count": 3}}}, {"unknown_key": "2"}),
-    ],
-)
-def test_counters_from_nested_malformed(days: Any, rejected: Any) -> None:
-    """Every malformed part of the nested form is refused with ValueError."""
-    with pytest.raises(ValueError):
-        UsageCounters.from_nested(days, rejected)
-
-
-def test_weeks_keep_current_and_previous_only() -> None:
-    """Week buckets never grow beyond two weeks."""
+def test_counters_weeks_keep_current_and_previous_only() -> None:
+    """Week buckets never grow beyond two weeks; a late event of an older week is not kept."""
     counters = UsageCounters()
     event = CleanEvent("job_completed", {})
-    for week in ("2026-W44", "2026-W45", "2026-W46"):
+    for week in ("2026-W44", "2026-W45", "2026-W46", "2026-W43"):
         counters.record("2026-11-09", event, week)
     assert sorted(counters.weeks) == ["2026-W45", "2026-W46"]
-    assert counters.week_count("2026-W46", "job_completed") == 1
-    assert counters.week_count("2026-W01", "job_completed") == 0
-    restored = UsageCounters.from_storage(counters.as_storage())
-    assert restored.weeks == counters.weeks
+    assert counters.week_counts("2026-W46") == {"job_completed": 1}
+    assert counters.week_counts("2026-W43") == {}
+    assert counters.totals == {"job_completed": 4}
+    assert _reload(counters).weeks == counters.weeks
 
 
 @pytest.mark.parametrize(
-    "weeks",
-    [[], {"2026-48": {}}, {"2026-W48": []}, {"2026-W48": {"job_completed": -1}}],
+    ("day", "week"),
+    [
+        (date(2026, 11, 27), "2026-W48"),
+        (date(2026, 11, 30), "2026-W49"),
+        (date(2026, 12, 31), "2026-W53"),
+        (date(2024, 12, 30), "2025-W01"),
+        (date(2027, 1, 3), "2026-W53"),
+        (date(2026, 1, 5), "2026-W02"),
+    ],
 )
-def test_from_storage_rejects_malformed_weeks(weeks: object) -> None:
-    """Malformed week buckets make the file unreadable (and it is set aside)."""
-    with pytest.raises(ValueError):
-        UsageCounters.from_storage({"weeks": weeks})
-
-
-def test_week_key_is_iso_week() -> None:
+def test_week_key_is_iso_week(day: date, week: str) -> None:
     """ISO weeks: the last days of a year can belong to week 1 of the next."""
-    assert week_key(date(2026, 11, 27)) == "2026-W48"
-    assert week_key(date(2026, 12, 31)) == "2026-W53"
-    assert week_key(date(2024, 12, 30)) == "2025-W01"
+    assert week_key(day) == week
+
+
+def test_counters_add_uptime() -> None:
+    """Whole hours add up per day; zero or negative hours create nothing."""
+    counters = UsageCounters()
+    counters.add_uptime(DAY, 0)
+    counters.add_uptime(DAY, -3)
+    assert counters.days == ()
+    counters.add_uptime(DAY, 5)
+    counters.add_uptime(DAY, 3)
+    counters.add_uptime(NEXT_DAY, 24)
+    assert counters.tally(START, START + timedelta(days=1)).uptime_hours == 8
+    assert counters.tally(START, START + timedelta(days=2)).uptime_hours == 32
+    assert counters.event_count() == 0
+    assert counters.totals == {}
+
+
+def test_counters_tally_range() -> None:
+    """A tally sums the UTC days in [start, end) only."""
+    counters = UsageCounters()
+    for offset, count in ((-1, 100), (0, 1), (3, 2), (6, 4), (7, 1000)):
+        day = (START + timedelta(days=offset)).isoformat()
+        for _ in range(count):
+            _record(counters, day, "error_occurred", error_type="TimeoutError")
+        _record(counters, day, "app_start", app_version="2.42.0")
+        counters.add_uptime(day, count)
+    tally = counters.tally(START, START + timedelta(days=7))
+    assert isinstance(tally, Tally)
+    assert tally.count("error_occurred") == 7
+    assert tally.count("app_start") == 3
+    assert tally.count("job_created") == 0
+    assert tally.by_value("error_occurred", "error_type") == {"TimeoutError": 7}
+    assert tally.by_value("app_start", "app_version") == {"2.42.0": 3}
+    assert tally.by_value("job_created", "printer_type") == {}
+    assert tally.uptime_hours == 7
+    assert UPTIME_COLUMN not in tally.events
+    assert counters.tally(START, START) == Tally()
+
+
+def test_tally_empty() -> None:
+    """An empty tally answers zero for everything."""
+    tally = Tally()
+    assert tally.count("job_completed") == 0
+    assert tally.by_value("error_occurred", "error_type") == {}
+    assert tally.uptime_hours == 0
+
+
+def test_counters_count_rejections(counters: UsageCounters) -> None:
+    """Rejections are counted by reason only, plus events lost to internal errors."""
+    assert counters.rejected == {"unknown_key": 2, "invalid_value": 1}
+    counters.count_rejections([])
+    counters.count_rejections([Rejection(RejectReason.TOO_MANY_KEYS)])
+    counters.count_internal_error()
+    counters.count_internal_error()
+    assert counters.rejected == {
+        "unknown_key": 2,
+        "invalid_value": 1,
+        "too_many_keys": 1,
+        INTERNAL_ERROR: 2,
+    }
+    assert set(counters.rejected) <= REJECT_REASONS
+
+
+def test_counters_reject_reasons() -> None:
+    """Every reason the filter gives, and internal errors, can be counted."""
+    expected = {
+        "unknown_event_type",
+        "invalid_metadata",
+        "too_many_keys",
+        "unknown_key",
+        "invalid_value",
+        "internal_error",
+    }
+    assert expected == REJECT_REASONS
+
+
+def test_counters_capped_values() -> None:
+    """Release values beyond MAX_CAPPED_VALUES distinct ones count as "other"."""
+    counters = UsageCounters()
+    versions = [f"2.{index}.0" for index in range(MAX_CAPPED_VALUES + 5)]
+    for version in versions:
+        _record(counters, DAY, "app_start", app_version=version)
+    # A value seen before the cap was reached keeps its own counter.
+    _record(counters, DAY, "app_start", app_version=versions[0])
+    values = counters.tally(START, START + timedelta(days=1)).by_value(
+        "app_start", "app_version"
+    )
+    assert len(values) == MAX_CAPPED_VALUES + 1
+    assert values[OTHER] == 5
+    assert values[versions[0]] == 2
+    assert versions[-1] not in values
+    assert counters.totals["app_start"] == MAX_CAPPED_VALUES + 6
+
+
+def test_counters_vocabulary_values_not_capped() -> None:
+    """Keys with a fixed vocabulary are never folded into "other"."""
+    counters = UsageCounters()
+    for kind in ERROR_TYPES[: MAX_CAPPED_VALUES + 5]:
+        _record(counters, DAY, "error_occurred", error_type=kind)
+    values = counters.tally(START, START + timedelta(days=1)).by_value(
+        "error_occurred", "error_type"
+    )
+    assert len(values) == MAX_CAPPED_VALUES + 5
+    assert OTHER not in values
+
+
+def test_counters_capped_values_survive_reload() -> None:
+    """After a restart the cap's "other" stays "other" and the cap still holds."""
+    counters = UsageCounters()
+    for index in range(MAX_CAPPED_VALUES + 2):
+        _record(counters, DAY, "app_start", app_version=f"2.{index}.0")
+    restored = _reload(counters)
+    assert restored.as_storage() == counters.as_storage()
+    assert "app_start/app_version=other" in _columns(restored)
+    assert "app_start/app_version=unknown" not in _columns(restored)
+    for both in (counters, restored):
+        _record(both, NEXT_DAY, "app_start", app_version="3.0.0")
+        _record(both, NEXT_DAY, "app_start", app_version="2.0.0")
+    assert restored.as_storage() == counters.as_storage()
+    values = restored.tally(START, START + timedelta(days=2)).by_value(
+        "app_start", "app_version"
+    )
+    assert values[OTHER] == 3
+    assert values["2.0.0"] == 2
+
+
+def test_counters_prune(counters: UsageCounters) -> None:
+    """Days before the oldest kept day go; totals, weeks and rejections stay."""
+    weeks = dict(counters.weeks)
+    assert counters.prune(START) == 0
+    assert counters.prune(START + timedelta(days=1)) == 1
+    assert counters.days == (NEXT_DAY,)
+    assert counters.totals == {"job_completed": 2, "error_occurred": 1}
+    assert counters.rejected == {"unknown_key": 2, "invalid_value": 1}
+    assert counters.weeks == weeks
+    assert counters.event_count() == 1
+    assert counters.prune(START + timedelta(days=30)) == 1
+    assert counters.days == ()
+
+
+def test_counters_prune_frees_capped_values() -> None:
+    """Once the days holding capped values are pruned, new values get their own counter."""
+    counters = UsageCounters()
+    for index in range(MAX_CAPPED_VALUES):
+        _record(counters, DAY, "app_start", app_version=f"1.{index}.0")
+    _record(counters, NEXT_DAY, "app_start", app_version="2.42.0")
+    assert "app_start/app_version=other" in _columns(counters)
+    counters.prune(START + timedelta(days=1))
+    _record(counters, NEXT_DAY, "app_start", app_version="2.43.0")
+    assert counters.tally(START, START + timedelta(days=2)).by_value(
+        "app_start", "app_version"
+    ) == {OTHER: 1, "2.43.0": 1}
+
+
+def test_counters_clear(counters: UsageCounters) -> None:
+    """clear() forgets days, totals, weeks, rejections and the capped values seen."""
+    for index in range(MAX_CAPPED_VALUES):
+        _record(counters, DAY, "app_start", app_version=f"1.{index}.0")
+    counters.clear()
+    assert counters.days == ()
+    assert counters.totals == {}
+    assert counters.rejected == {}
+    assert counters.weeks == {}
+    assert counters.event_count() == counters.column_count() == 0
+    assert counters.as_storage() == UsageCounters().as_storage()
+    _record(counters, DAY, "app_start", app_version="2.42.0")
+    assert _columns(counters) == ["app_start", "app_start/app_version=2.42.0"]
+
+
+def test_counters_storage_format(counters: UsageCounters) -> None:
+    """The columnar form shares one sorted column list and trims trailing zeros."""
+    stored = counters.as_storage()
+    assert stored == {
+        "columns": [
+            UPTIME_COLUMN,
+            "error_occurred",
+            "error_occurred/error_type=TimeoutError",
+            "job_completed",
+            "job_completed/duration_minutes=1-3h",
+            "job_completed/printer_type=bambu_lab",
+            "job_completed/printer_type=prusa_core",
+        ],
+        "days": {DAY: "20,0,0,2,1,1,1", NEXT_DAY: "0,1,1"},
+        "rejected": {"unknown_key": 2, "invalid_value": 1},
+        "totals": {"job_completed": 2, "error_occurred": 1},
+        "weeks": {WEEK: {"job_completed": 2, "error_occurred": 1}},
+    }
+    restored = _reload(counters)
+    assert restored.as_storage() == stored
+    assert restored.as_nested() == counters.as_nested()
+
+
+def test_counters_from_storage_empty() -> None:
+    """A document without counters gives empty counters."""
+    counters = UsageCounters.from_storage({})
+    assert counters.days == ()
+    assert counters.totals == {}
+    assert counters.rejected == {}
+    assert counters.weeks == {}
+
+
+@pytest.mark.parametrize(
+    ("columns", "row", "expected"),
+    [
+        (
+            ["app_start/deployment_mode=raspberry_pi"],
+            [3],
+            {"app_start/deployment_mode=pi": 3},
+        ),
+        (
+            ["app_start/deployment_mode=pi", "app_start/deployment_mode=raspberry_pi"],
+            [1, 2],
+            {"app_start/deployment_mode=pi": 3},
+        ),
+        (
+            ["error_occurred/error_type=JohnSmithError"],
+            [2],
+            {"error_occurred/error_type=other": 2},
+        ),
+        (
+            [
+                "error_occurred/error_type=JaneDoeError",
+                "error_occurred/error_type=JohnSmithError",
+                "error_occurred/error_type=other",
+            ],
+            [2, 3, 4],
+            {"error_occurred/error_type=other": 9},
+        ),
+        (
+            [f"error_occurred/error_type={word}" for word in ERROR_SHAPED],
+            [1] * len(ERROR_SHAPED),
+            {"error_occurred/error_type=other": len(ERROR_SHAPED)},
+        ),
+        (
+            ["error_occurred/error_type=timeouterror"],
+            [1],
+            {"error_occurred/error_type=TimeoutError": 1},
+        ),
+        (
+            ["app_start/app_version=2.42.0-3-g1a2b3c4", "app_start/app_version=2.42.0"],
+            [1, 1],
+            {"app_start/app_version=2.42.0": 2},
+        ),
+        (
+            ["app_start/app_version=1a2b3c4", "app_start/app_version=other"],
+            [1, 2],
+            {"app_start/app_version=unknown": 1, "app_start/app_version=other": 2},
+        ),
+        (
+            ["app_start/library_enabled=true", "app_start/timelapse_enabled=false"],
+            [1, 2],
+            {
+                "app_start/library_enabled=true": 1,
+                "app_start/timelapse_enabled=false": 2,
+            },
+        ),
+        (
+            ["job_completed/duration_minutes=1-3H"],
+            [1],
+            {"job_completed/duration_minutes=1-3h": 1},
+        ),
+        (
+            [
+                "job_completed/duration_minutes=75",
+                "job_completed/printer_type=teleporter",
+                "job_completed/file_name=benchy.3mf",
+                "job_completed/printer_type",
+                "job_completed/",
+                "job_created/app_version=other",
+                "app_start/library_enabled=yes",
+                "teleport",
+                "teleport/printer_type=bambu_lab",
+                "@other",
+                "",
+                5,
+                None,
+                ["job_completed"],
+            ],
+            [1] * 14,
+            {},
+        ),
+        (
+            [UPTIME_COLUMN, "job_completed"],
+            [7, 1],
+            {UPTIME_COLUMN: 7, "job_completed": 1},
+        ),
+    ],
+)
+def test_counters_from_storage_recleans_names(
+    columns: list[Any], row: list[int], expected: dict[str, int]
+) -> None:
+    """Stored names are checked against today's allowlist: renamed, merged or dropped."""
+    restored = UsageCounters.from_storage({"columns": columns, "days": {DAY: row}})
+    stored = restored.as_storage()
+    assert (
+        dict(zip(stored["columns"], _ints(stored["days"][DAY]), strict=True))
+        == expected
+    )
+    assert restored.days == (DAY,)
+
+
+ALL_VALUE_COLUMNS = [
+    f"{event_type}/{key}={value}"
+    for event_type, fields in ALLOWLIST.items()
+    for key, field in fields.items()
+    for value in (*field.values, "2.42.0", OTHER, "JohnSmithError", *ERROR_TYPES[:5])
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    columns=st.lists(
+        st.sampled_from([*EVENT_TYPES, UPTIME_COLUMN, *ALL_VALUE_COLUMNS])
+        | st.text(max_size=30),
+        max_size=20,
+    ),
+    data=st.data(),
+)
+def test_counters_from_storage_property_recleans(
+    columns: list[str], data: st.DataObject
+) -> None:
+    """Whatever names are stored, only allowlisted ones survive and a reload changes nothing more."""
+    row = data.draw(st.lists(st.integers(0, 10**12), max_size=len(columns)))
+    restored = UsageCounters.from_storage({"columns": columns, "days": {DAY: row}})
+    stored = restored.as_storage()
+    for name in stored["columns"]:
+        if name == UPTIME_COLUMN or name in EVENT_TYPES:
+            continue
+        event_type, _, rest = name.partition("/")
+        key, _, value = rest.partition("=")
+        assert clean_value(event_type, key, value) == value or (
+            key == "app_version" and value == OTHER
+        )
+    # Merging keeps counts, dropping loses them; nothing is ever added.
+    assert sum(_ints(stored["days"].get(DAY, ""))) <= sum(row)
+    assert _reload(restored).as_storage() == stored
+
+
+VALID: dict[str, Any] = {
+    "columns": ["job_completed"],
+    "days": {DAY: [1]},
+    "rejected": {"unknown_key": 1},
+    "totals": {"job_completed": 1},
+    "weeks": {WEEK: {"job_completed": 1}},
+}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [],
+        "counters",
+        None,
+        1,
+        VALID | {"columns": "job_completed"},
+        VALID | {"columns": {"job_completed": 0}},
+        VALID | {"days": [[1]]},
+        VALID | {"days": "garbage"},
+        VALID | {"rejected": ["unknown_key"]},
+        VALID | {"totals": 1},
+        VALID | {"weeks": []},
+        VALID | {"days": {"2026-11-2": [1]}},
+        VALID | {"days": {"yesterday": [1]}},
+        VALID | {"days": {20261102: [1]}},
+        VALID | {"days": {DAY: {"job_completed": 1}}},
+        VALID | {"days": {DAY: "1,x"}},
+        VALID | {"days": {DAY: "1,-1"}},
+        VALID | {"days": {DAY: "1,,2"}},
+        VALID | {"days": {DAY: [1, 2]}},
+        VALID | {"days": {DAY: [-1]}},
+        VALID | {"days": {DAY: [True]}},
+        VALID | {"days": {DAY: [1.5]}},
+        VALID | {"days": {DAY: ["1"]}},
+        VALID | {"days": {DAY: [None]}},
+        VALID | {"weeks": {"2026-48": {}}},
+        VALID | {"weeks": {"2026-W48": []}},
+        VALID | {"weeks": {5: {}, WEEK: {}}},
+    ],
+)
+def test_counters_from_storage_malformed(data: Any) -> None:
+    """Every malformed shape of the columnar form is refused with ValueError."""
+    UsageCounters.from_storage(VALID)
+    with pytest.raises(ValueError):
+        UsageCounters.from_storage(data)
+
+
+def test_counters_from_storage_drops_bad_entries() -> None:
+    """Unknown reasons, event types and bad counts in totals, rejections and weeks are dropped."""
+    restored = UsageCounters.from_storage(
+        VALID
+        | {
+            "rejected": {
+                "unknown_key": 2,
+                "sensitive_value": 1,
+                "invalid_value": -1,
+                "too_many_keys": True,
+                INTERNAL_ERROR: 3,
+            },
+            "totals": {"job_completed": 4, "teleport": 1, "job_created": "5"},
+            "weeks": {
+                "2026-W44": {"job_created": 1},
+                "2026-W45": {"job_completed": 2, "teleport": 1, "job_created": -1},
+                "2026-W46": {"job_failed": 1.0, "app_start": 3},
+            },
+        }
+    )
+    assert restored.rejected == {"unknown_key": 2, INTERNAL_ERROR: 3}
+    assert restored.totals == {"job_completed": 4}
+    assert restored.weeks == {
+        "2026-W45": {"job_completed": 2},
+        "2026-W46": {"app_start": 3},
+    }
+    restored.record(DAY, CleanEvent("job_created", {}), "2026-W46")
+    assert restored.totals == {"job_completed": 4, "job_created": 1}
+    assert restored.week_counts("2026-W46") == {"app_start": 3, "job_created": 1}
+
+
+def test_counters_from_storage_zero_and_short_rows() -> None:
+    """Zero counts are not kept and a short row leaves the rest of the columns at zero."""
+    restored = UsageCounters.from_storage(
+        {"columns": ["job_created", "job_completed"], "days": {DAY: [0], NEXT_DAY: []}}
+    )
+    assert restored.days == (DAY, NEXT_DAY)
+    assert restored.event_count() == 0
+    assert restored.column_count() == 0
+    assert restored.as_nested() == {DAY: {}, NEXT_DAY: {}}
+
+
+def test_counters_event_and_column_count() -> None:
+    """Events count event types only; columns count every distinct counter name."""
+    counters = UsageCounters()
+    _record(counters, DAY, "job_completed", printer_type="bambu_lab")
+    _record(counters, NEXT_DAY, "job_completed", printer_type="bambu_lab")
+    _record(counters, NEXT_DAY, "feature_enabled", feature="camera")
+    counters.add_uptime(NEXT_DAY, 4)
+    assert counters.event_count() == 3
+    assert counters.column_count() == 5
+
+
+def _clean(event_type: str, metadata: dict[str, object]) -> CleanEvent:
+    """What the bus path records for some input."""
+    event, _ = clean_event(event_type, metadata)
+    assert event is not None
+    return event
+
+
+METADATA_VALUES = st.sampled_from(
+    [
+        "bambu_lab",
+        "octoprint",
+        "Docker",
+        "raspberry_pi",
+        "camera",
+        "mqtt",
+        "TimeoutError",
+        "JohnSmithError",
+        "PRINTER_NOT_FOUND",
+        "v2.42.0-dirty",
+        "1a2b3c4",
+        True,
+        False,
+        0,
+        75,
+        5_000_000,
+        200,
+    ]
+)
+type Operation = tuple[str, int, Any, dict[str, object]]
+
+OPERATIONS: st.SearchStrategy[list[Operation]] = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("record"),
+            st.integers(0, 20),
+            st.sampled_from(EVENT_TYPES),
+            st.dictionaries(
+                st.sampled_from(sorted({k for f in ALLOWLIST.values() for k in f})),
+                METADATA_VALUES,
+                max_size=4,
+            ),
+        ),
+        st.tuples(
+            st.just("version"), st.integers(0, 20), st.integers(0, 70), st.just({})
+        ),
+        st.tuples(
+            st.just("uptime"), st.integers(0, 20), st.integers(-2, 500), st.just({})
+        ),
+        st.tuples(
+            st.just("reject"),
+            st.integers(0, 20),
+            st.sampled_from(list(RejectReason)),
+            st.just({}),
+        ),
+        st.tuples(st.just("prune"), st.integers(0, 20), st.none(), st.just({})),
+    ),
+    max_size=40,
+)
+
+
+def _apply(counters: UsageCounters, operation: Operation) -> None:
+    """Run one drawn operation."""
+    kind, offset, argument, metadata = operation
+    day = START + timedelta(days=offset)
+    if kind == "record":
+        counters.record(day.isoformat(), _clean(argument, metadata), week_key(day))
+    elif kind == "version":
+        version = f"2.{argument}.0"
+        event = _clean("app_start", {"app_version": version, "library_enabled": True})
+        counters.record(day.isoformat(), event, week_key(day))
+    elif kind == "uptime":
+        counters.add_uptime(day.isoformat(), argument)
+    elif kind == "reject":
+        counters.count_rejections([Rejection(argument)])
+        counters.count_internal_error()
+    else:
+        counters.prune(day)
+
+
+@settings(max_examples=80, deadline=None)
+@given(operations=OPERATIONS, versions=st.integers(0, MAX_CAPPED_VALUES + 10))
+def test_counters_storage_property_round_trip(
+    operations: list[Operation], versions: int
+) -> None:
+    """Whatever was recorded, a reload gives the same counters, and they keep behaving alike."""
+    counters = UsageCounters()
+    for index in range(versions):
+        _apply(counters, ("version", index % 3, index, {}))
+    for operation in operations:
+        _apply(counters, operation)
+    restored = _reload(counters)
+    assert restored.as_storage() == counters.as_storage()
+    assert restored.as_nested() == counters.as_nested()
+    assert restored.days == counters.days
+    assert restored.event_count() == counters.event_count()
+    assert restored.column_count() == counters.column_count()
+    end = START + timedelta(days=22)
+    assert restored.tally(START, end) == counters.tally(START, end)
+    for week in counters.weeks:
+        assert restored.week_counts(week) == counters.week_counts(week)
+    for operation in [*operations[:5], ("version", 21, 99, {}), ("version", 21, 1, {})]:
+        _apply(counters, operation)
+        _apply(restored, operation)
+    assert restored.as_storage() == counters.as_storage()
+
+
+def test_counters_as_nested_unknown_default() -> None:
+    """The export form keeps each metadata key's values under its event type."""
+    counters = UsageCounters()
+    _record(counters, DAY, "app_start", app_version=UNKNOWN, deployment_mode="pi")
+    _record(counters, DAY, "app_start", app_version="2.42.0", deployment_mode="pi")
+    assert counters.as_nested() == {
+        DAY: {
+            "app_start": {
+                "count": 2,
+                "metadata": {
+                    "app_version": {"2.42.0": 1, UNKNOWN: 1},
+                    "deployment_mode": {"pi": 2},
+                },
+            }
+        }
+    }

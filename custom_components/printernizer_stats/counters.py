@@ -1,33 +1,43 @@
 """Per-day usage counters: the only form in which recorded events are kept.
 
-An event never becomes a row. It increments ``"<event_type>"`` and one
-``"<event_type>/<key>=<value>"`` counter per cleaned metadata value, in the
-bucket of its UTC day. Memory and file size are bounded by the retention
-window, the vocabularies of the allowlist and ``MAX_OPEN_VALUES``, never by the
-number of events.
+An event never becomes a row. It increments its event type's counter and one
+counter per cleaned metadata value, in the bucket of its UTC day. Memory and
+file size are bounded by the retention window and the allowlist's
+vocabularies, never by the number of events. Readers get typed answers
+(`Tally`, `week_counts`); how counters are named inside is this module's
+business alone.
+
+About 380 lines: half of it is the stored form and its checks, which
+belong to the owner of the section.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 import re
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
-from .privacy import CleanEvent, Rejection
+from .privacy import CAPPED_KEYS, CleanEvent, Rejection, RejectReason, clean_value
+from .vocabulary import EVENT_TYPES, OTHER
 
-KEY_SEPARATOR = "/"
-VALUE_SEPARATOR = "="
-OTHER = "other"
-# Keys whose values are not from a fixed vocabulary (pattern-checked strings):
-# at most this many distinct values are kept across the retention window,
-# later ones are counted as "other".
-OPEN_VALUE_KEYS = frozenset({"error_type", "app_version"})
-MAX_OPEN_VALUES = 40
+KEY_SEPARATOR: Final = "/"
+VALUE_SEPARATOR: Final = "="
+# Hours Printernizer was seen up on a day; not an event type (they have no "@").
+UPTIME_COLUMN: Final = "@uptime_hours"
+# Values of a capped key (release numbers) kept across the retention window;
+# later ones count as "other".
+MAX_CAPPED_VALUES: Final = 40
+# Besides rejected input, events dropped because recording itself failed.
+INTERNAL_ERROR: Final = "internal_error"
+REJECT_REASONS: Final = frozenset({*map(str, RejectReason), INTERNAL_ERROR})
 
-_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_WEEK_RE = re.compile(r"^\d{4}-W\d{2}$")
+_DAY_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WEEK_RE: Final = re.compile(r"\d{4}-W\d{2}")
+_EVENT_TYPES: Final = frozenset(EVENT_TYPES)
 
 
 def week_key(day: date) -> str:
@@ -36,17 +46,13 @@ def week_key(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def counter_key(
-    event_type: str, key: str | None = None, value: str | None = None
-) -> str:
-    """Name of one counter: the event type alone, or one of its metadata values."""
-    if key is None:
-        return event_type
+def _value_column(event_type: str, key: str, value: str) -> str:
+    """Name of the counter of one metadata value."""
     return f"{event_type}{KEY_SEPARATOR}{key}{VALUE_SEPARATOR}{value}"
 
 
-def split_counter_key(name: str) -> tuple[str, str | None, str | None]:
-    """Inverse of counter_key."""
+def _split(name: str) -> tuple[str, str | None, str | None]:
+    """Inverse of _value_column (an event type alone has no key)."""
     event_type, sep, rest = name.partition(KEY_SEPARATOR)
     if not sep:
         return event_type, None, None
@@ -54,70 +60,183 @@ def split_counter_key(name: str) -> tuple[str, str | None, str | None]:
     return event_type, key, value
 
 
+def _clean_column(name: object) -> str | None:
+    """A stored counter name re-checked against the allowlist, or None to drop it."""
+    if not isinstance(name, str):
+        return None
+    if name == UPTIME_COLUMN or name in _EVENT_TYPES:
+        return name
+    event_type, key, value = _split(name)
+    if key is None or value is None or event_type not in _EVENT_TYPES:
+        return None
+    cleaned = clean_value(event_type, key, value)
+    if cleaned is None:
+        return None
+    if key in CAPPED_KEYS and value == OTHER:
+        # The cap's own bucket (see _capped_value), not a refused value.
+        cleaned = OTHER
+    return _value_column(event_type, key, cleaned)
+
+
+def _row(value: object) -> list[object] | None:
+    """A stored day row: "3,0,12" (or a list, as version 2 wrote it), else None."""
+    if isinstance(value, list):
+        return value
+    if not isinstance(value, str) or len(value) > 100_000:
+        return None
+    if not value:
+        return []
+    parts = value.split(",")
+    if not all(part.isascii() and part.isdigit() and len(part) <= 15 for part in parts):
+        return None
+    return [int(part) for part in parts]
+
+
+def _is_count(value: object) -> bool:
+    """A stored counter: a non-negative int (bool excluded)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """The counts of a range of days, as the report needs them."""
+
+    events: Mapping[str, int] = field(default_factory=dict)
+    values: Mapping[tuple[str, str], Mapping[str, int]] = field(default_factory=dict)
+    uptime_hours: int = 0
+
+    def count(self, event_type: str) -> int:
+        """Events of one type."""
+        return self.events.get(event_type, 0)
+
+    def by_value(self, event_type: str, key: str) -> Mapping[str, int]:
+        """Events of one type per value of one metadata key."""
+        return self.values.get((event_type, key), {})
+
+
 class UsageCounters:
     """Counters per UTC day plus totals of rejected input, with bounded size."""
 
-    __slots__ = ("_days", "_open_values", "rejected", "totals", "weeks")
+    __slots__ = ("_capped", "_cursor", "_days", "rejected", "totals", "weeks")
 
     def __init__(self) -> None:
         """Start empty."""
         self._days: dict[str, dict[str, int]] = {}
-        self._open_values: dict[str, set[str]] = {key: set() for key in OPEN_VALUE_KEYS}
+        self._capped: dict[str, set[str]] = {key: set() for key in CAPPED_KEYS}
         self.rejected: dict[str, int] = {}
         # Events per type since data began; unlike the days, never pruned.
         self.totals: dict[str, int] = defaultdict(int)
-        # Events per type in the current and the previous local ISO week
-        # ("2026-W48"): the weekly sensors follow the user's clock, the days
-        # follow UTC (what the report needs).
+        # Events per type in the current and the previous local ISO week:
+        # the weekly sensors follow the user's clock, the days follow UTC.
         self.weeks: dict[str, dict[str, int]] = {}
+        # The day and week the last event counted in, with their dicts: the
+        # next event usually counts in the same ones.
+        self._cursor: tuple[str, str, dict[str, int], dict[str, int]] = ("", "", {}, {})
 
-    def record(self, day: str, event: CleanEvent, week: str | None = None) -> None:
-        """Count one cleaned event on a UTC day ("YYYY-MM-DD") and local week; on every bus event."""
-        # Counting dicts are defaultdict(int): `+= 1` without a .get() per counter.
-        counts = self._days.get(day)
-        if counts is None:
-            counts = self._days[day] = defaultdict(int)
+    def record(self, day: str, event: CleanEvent, week: str) -> None:
+        """Count one cleaned event on a UTC day ("YYYY-MM-DD") and local ISO week.
+
+        Runs for every event: counting dicts are defaultdict(int), so `+= 1`
+        needs no lookup of its own.
+        """
+        cursor = self._cursor
+        if cursor[0] is day and cursor[1] is week:
+            counts, week_counts = cursor[2], cursor[3]
+        else:
+            counts = self._days.setdefault(day, defaultdict(int))
+            found = self.weeks.get(week)
+            week_counts = self._new_week(week) if found is None else found
+            self._cursor = (day, week, counts, week_counts)
         event_type, metadata = event
         counts[event_type] += 1
         self.totals[event_type] += 1
-        if week is not None:
-            week_counts = self.weeks.get(week)
-            if week_counts is None:
-                week_counts = self._new_week(week)
-            week_counts[event_type] += 1
+        week_counts[event_type] += 1
         for key, raw in metadata.items():
-            value = self._open_value(key, raw) if key in OPEN_VALUE_KEYS else raw
+            value = self._capped_value(key, raw) if key in CAPPED_KEYS else raw
             counts[f"{event_type}{KEY_SEPARATOR}{key}{VALUE_SEPARATOR}{value}"] += 1
+
+    def add_uptime(self, day: str, hours: int) -> None:
+        """Add whole hours Printernizer was seen running on a UTC day."""
+        if hours > 0:
+            counts = self._days.get(day)
+            if counts is None:
+                counts = self._days[day] = defaultdict(int)
+            counts[UPTIME_COLUMN] += hours
 
     def _new_week(self, week: str) -> dict[str, int]:
         """Start a week's counts, keeping only this one and the one before."""
         counts = self.weeks[week] = defaultdict(int)
         for old in sorted(self.weeks)[:-2]:
             del self.weeks[old]
+        self._cursor = ("", "", {}, {})
         return counts
 
-    def week_count(self, week: str, event_type: str) -> int:
-        """Events of one type in one local ISO week."""
-        return self.weeks.get(week, {}).get(event_type, 0)
-
-    def _open_value(self, key: str, value: str) -> str:
-        """Cap the number of distinct pattern-checked values."""
-        known = self._open_values[key]
+    def _capped_value(self, key: str, value: str) -> str:
+        """Bound the number of distinct values of an open key."""
+        known = self._capped[key]
         if value in known:
             return value
-        if len(known) >= MAX_OPEN_VALUES:
+        if len(known) >= MAX_CAPPED_VALUES:
             return OTHER
         known.add(value)
         return value
 
-    def count_rejections(self, rejections: Iterable[Rejection]) -> int:
-        """Add rejections to the per-reason totals; return how many there were."""
-        added = 0
+    def count_rejections(self, rejections: Iterable[Rejection]) -> None:
+        """Add rejections to the per-reason totals."""
         for rejection in rejections:
             reason = str(rejection.reason)
             self.rejected[reason] = self.rejected.get(reason, 0) + 1
-            added += 1
-        return added
+
+    def count_internal_error(self) -> None:
+        """Count an event lost because recording itself failed."""
+        self.rejected[INTERNAL_ERROR] = self.rejected.get(INTERNAL_ERROR, 0) + 1
+
+    # --- queries ------------------------------------------------------------
+
+    def week_counts(self, week: str) -> Mapping[str, int]:
+        """Events per type in one local ISO week (a read-only copy).
+
+        A copy, as a view of the defaultdict would insert a zero on lookup.
+        """
+        return MappingProxyType(dict(self.weeks.get(week, {})))
+
+    def tally(self, start: date, end: date) -> Tally:
+        """The counts of the UTC days in [start, end)."""
+        first, last = start.isoformat(), end.isoformat()
+        summed: Counter[str] = Counter()
+        for day, counts in self._days.items():
+            if first <= day < last:
+                summed.update(counts)
+        events: dict[str, int] = {}
+        values: dict[tuple[str, str], dict[str, int]] = {}
+        for name, count in summed.items():
+            event_type, key, value = _split(name)
+            if key is None:
+                if event_type in _EVENT_TYPES:
+                    events[event_type] = count
+            elif value is not None:
+                values.setdefault((event_type, key), {})[value] = count
+        return Tally(events, values, summed[UPTIME_COLUMN])
+
+    @property
+    def days(self) -> tuple[str, ...]:
+        """The UTC days with data, oldest first."""
+        return tuple(sorted(self._days))
+
+    def event_count(self) -> int:
+        """All events on the retained days."""
+        return sum(
+            count
+            for counts in self._days.values()
+            for name, count in counts.items()
+            if name in _EVENT_TYPES
+        )
+
+    def column_count(self) -> int:
+        """Distinct counters in use (diagnostics)."""
+        return len({name for counts in self._days.values() for name in counts})
+
+    # --- retention ------------------------------------------------------------
 
     def prune(self, oldest_kept: date) -> int:
         """Drop days before oldest_kept (retention); return how many went."""
@@ -125,60 +244,49 @@ class UsageCounters:
         old = [day for day in self._days if day < limit]
         for day in old:
             del self._days[day]
+        self._cursor = ("", "", {}, {})
         if old:
-            self._rebuild_open_values()
+            self._rebuild_capped()
         return len(old)
 
     def clear(self) -> None:
         """Forget everything (delete_all)."""
         self._days.clear()
+        self._cursor = ("", "", {}, {})
         self.rejected.clear()
         self.totals.clear()
         self.weeks.clear()
-        self._rebuild_open_values()
+        self._rebuild_capped()
 
-    def _rebuild_open_values(self) -> None:
-        """Recompute which open values are in use after days went away."""
-        self._open_values = {key: set() for key in OPEN_VALUE_KEYS}
+    def _rebuild_capped(self) -> None:
+        """Recompute which capped values are in use after days went away."""
+        self._capped = {key: set() for key in CAPPED_KEYS}
         for counts in self._days.values():
             for name in counts:
-                _, key, value = split_counter_key(name)
-                if key in OPEN_VALUE_KEYS and value is not None and value != OTHER:
-                    self._open_values[key].add(value)
+                _, key, value = _split(name)
+                if key in CAPPED_KEYS and value is not None and value != OTHER:
+                    self._capped[key].add(value)
 
-    @property
-    def days(self) -> Mapping[str, Mapping[str, int]]:
-        """Counters by ISO day (read-only view)."""
-        return self._days
-
-    def by_date(self) -> dict[date, Mapping[str, int]]:
-        """Counters keyed by date objects, the report builder's input."""
-        return {date.fromisoformat(day): counts for day, counts in self._days.items()}
-
-    @property
-    def first_day(self) -> str | None:
-        """The oldest day with data."""
-        return min(self._days, default=None)
-
-    # --- persistence -----------------------------------------------------
+    # --- persistence ------------------------------------------------------------
 
     def as_storage(self) -> dict[str, Any]:
-        """Columnar form for the Store: one column list, one row of ints per day.
+        """Columnar form: one column list, one row of counts per day.
 
-        Home Assistant writes storage files indented; a dict per day would
-        repeat every counter name on every line of every day. A shared column
-        list keeps a full 90-day file near 100 KB whatever the event volume.
+        Home Assistant writes storage files indented, one list item per line;
+        a dict per day would repeat every counter name on every day, a list of
+        ints would take a line per counter. A row is "3,0,12": one line a day.
         """
         columns = sorted({name for counts in self._days.values() for name in counts})
         index = {name: i for i, name in enumerate(columns)}
-        rows: dict[str, list[int]] = {}
+        rows: dict[str, str] = {}
         for day in sorted(self._days):
             row = [0] * len(columns)
             for name, count in self._days[day].items():
                 row[index[name]] = count
             while row and row[-1] == 0:
                 row.pop()
-            rows[day] = row
+            # One line per day: Home Assistant writes lists one item per line.
+            rows[day] = ",".join(map(str, row))
         return {
             "columns": columns,
             "days": rows,
@@ -188,9 +296,15 @@ class UsageCounters:
         }
 
     @classmethod
-    def from_storage(cls, data: Mapping[str, Any]) -> UsageCounters:
-        """Rebuild from as_storage(); raise ValueError on anything malformed."""
-        counters = cls()
+    def from_storage(cls, data: object) -> UsageCounters:
+        """Rebuild from as_storage(); raise ValueError on anything malformed.
+
+        Every counter name is checked against today's allowlist: a name it
+        no longer allows is dropped, one it now spells differently (e.g.
+        `raspberry_pi` → `pi`, an unlisted error kind → `other`) is merged.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError("counters are not an object")  # noqa: TRY004
         columns = data.get("columns", [])
         rows = data.get("days", {})
         rejected = data.get("rejected", {})
@@ -198,105 +312,61 @@ class UsageCounters:
         weeks = data.get("weeks", {})
         if not (
             isinstance(columns, list)
-            and all(isinstance(name, str) for name in columns)
             and isinstance(rows, dict)
             and isinstance(rejected, dict)
             and isinstance(totals, dict)
             and isinstance(weeks, dict)
         ):
-            raise ValueError("counters have the wrong shape")
-        for day, row in rows.items():
+            raise ValueError("counters have the wrong shape")  # noqa: TRY004
+        names = [_clean_column(name) for name in columns]
+        counters = cls()
+        for day, stored_row in rows.items():
+            row = _row(stored_row)
             if not (
-                isinstance(day, str) and _DAY_RE.match(day) and isinstance(row, list)
+                isinstance(day, str) and _DAY_RE.fullmatch(day) and row is not None
             ):
                 raise ValueError("a day row has the wrong shape")
-            if len(row) > len(columns):
+            if len(row) > len(names):
                 raise ValueError("a day row is longer than the columns")
-            counts: dict[str, int] = {}
-            for name, count in zip(columns, row, strict=False):
-                if not _is_count(count):
+            counts: defaultdict[str, int] = defaultdict(int)
+            for name, count in zip(names, row, strict=False):
+                if not isinstance(count, int) or not _is_count(count):
                     raise ValueError("a counter is not a non-negative integer")
-                if count:
-                    counts[name] = count
-            counters._days[day] = defaultdict(int, counts)
+                if count and name is not None:
+                    counts[name] += count
+            counters._days[day] = counts
         for reason, count in rejected.items():
-            if not (isinstance(reason, str) and _is_count(count)):
-                raise ValueError("a rejected counter is malformed")
-            counters.rejected[reason] = count
+            if reason in REJECT_REASONS and _is_count(count):
+                counters.rejected[reason] = count
         for event_type, count in totals.items():
-            if not (isinstance(event_type, str) and _is_count(count)):
-                raise ValueError("a total is malformed")
-            counters.totals[event_type] = count
-        for week, counts in list(weeks.items())[-2:]:
+            if event_type in _EVENT_TYPES and _is_count(count):
+                counters.totals[event_type] = count
+        if not all(isinstance(week, str) for week in weeks):
+            raise ValueError("a week is not named by a string")
+        for week, counts in sorted(weeks.items())[-2:]:
             if not (
                 isinstance(week, str)
-                and _WEEK_RE.match(week)
+                and _WEEK_RE.fullmatch(week)
                 and isinstance(counts, dict)
-                and all(isinstance(k, str) and _is_count(v) for k, v in counts.items())
             ):
                 raise ValueError("a week's counts are malformed")
-            counters.weeks[week] = defaultdict(int, counts)
-        counters._rebuild_open_values()
+            counters.weeks[week] = defaultdict(
+                int,
+                {k: v for k, v in counts.items() if k in _EVENT_TYPES and _is_count(v)},
+            )
+        counters._rebuild_capped()
         return counters
 
-    @classmethod
-    def from_nested(
-        cls, days: Mapping[str, Any], rejected: Mapping[str, Any]
-    ) -> UsageCounters:
-        """Build from the nested form of storage version 1 (and of export).
-
-        Raise ValueError on anything malformed, like from_storage.
-        """
-        if not (isinstance(days, Mapping) and isinstance(rejected, Mapping)):
-            raise ValueError("nested counters have the wrong shape")  # noqa: TRY004
-        rows: dict[str, dict[str, int]] = {}
-        for day, types in days.items():
-            if not isinstance(types, Mapping):
-                raise ValueError("a day has the wrong shape")  # noqa: TRY004
-            counts: dict[str, int] = {}
-            for event_type, entry in types.items():
-                if not (
-                    isinstance(event_type, str)
-                    and KEY_SEPARATOR not in event_type
-                    and isinstance(entry, Mapping)
-                    and _is_count(entry.get("count"))
-                    and isinstance(metadata := entry.get("metadata", {}), Mapping)
-                ):
-                    raise ValueError("an event entry has the wrong shape")
-                counts[event_type] = entry["count"]
-                for key, values in metadata.items():
-                    if not (isinstance(key, str) and isinstance(values, Mapping)):
-                        raise ValueError("metadata counts have the wrong shape")  # noqa: TRY004
-                    for value, count in values.items():
-                        if not (isinstance(value, str) and _is_count(count)):
-                            raise ValueError("a metadata count is malformed")
-                        counts[counter_key(event_type, key, value)] = count
-            rows[day] = counts
-        columns = sorted({name for counts in rows.values() for name in counts})
-        totals: dict[str, int] = {}
-        for counts in rows.values():
-            for name, count in counts.items():
-                if KEY_SEPARATOR not in name:
-                    totals[name] = totals.get(name, 0) + count
-        return cls.from_storage(
-            {
-                "columns": columns,
-                "days": {
-                    day: [counts.get(name, 0) for name in columns]
-                    for day, counts in rows.items()
-                },
-                "rejected": dict(rejected),
-                "totals": totals,
-            }
-        )
-
-    def as_nested(self) -> dict[str, dict[str, dict[str, Any]]]:
+    def as_nested(self) -> dict[str, dict[str, Any]]:
         """Readable form for export: day -> event type -> count and metadata."""
-        result: dict[str, dict[str, dict[str, Any]]] = {}
+        result: dict[str, dict[str, Any]] = {}
         for day in sorted(self._days):
-            types: dict[str, dict[str, Any]] = {}
+            types: dict[str, Any] = {}
             for name, count in sorted(self._days[day].items()):
-                event_type, key, value = split_counter_key(name)
+                if name == UPTIME_COLUMN:
+                    types["printernizer_uptime_hours"] = count
+                    continue
+                event_type, key, value = _split(name)
                 entry = types.setdefault(event_type, {"count": 0, "metadata": {}})
                 if key is None:
                     entry["count"] = count
@@ -304,8 +374,3 @@ class UsageCounters:
                     entry["metadata"].setdefault(key, {})[value] = count
             result[day] = types
         return result
-
-
-def _is_count(value: object) -> bool:
-    """A stored counter: a non-negative int (bool excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

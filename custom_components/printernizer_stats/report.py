@@ -1,68 +1,57 @@
-"""Build the weekly report sent to the Printernizer statistics service."""
+"""Build the weekly report and check it against the statistics service's request model.
+
+The service is Printernizer's aggregation service (FastAPI/pydantic; its JSON
+Schema is in tests/fixtures/contract). Every word in a report comes from a
+fixed list (vocabulary.py) or a strict numeric form; every time is a UTC day
+boundary written as an RFC 3339 date-time with offset, which is what the
+service's `datetime` fields accept (a bare date is refused with 422).
+`check_report` mirrors the schema so a report that would not fit is never
+sent; the tests prove the builder and the mirror agree with the schema.
+
+About 320 lines: half of it mirrors the service's request model, so a
+report that would not fit is never sent.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
-import functools
-import importlib.resources
+from datetime import date, datetime, timedelta
 import json
-import math
-from pathlib import Path
 import re
 from typing import Any, Final
 import uuid
 
+from .counters import Tally
+from .errors import ContractError
+from .privacy import release
+from .vocabulary import (
+    APP_START_FEATURE_FLAGS,
+    COUNTRY_CODES,
+    DEPLOYMENT_MODES,
+    ERROR_TYPES,
+    FEATURES,
+    OTHER,
+    PLATFORMS,
+    PRINTER_TYPES,
+    UNKNOWN,
+    UNKNOWN_COUNTRY,
+)
+
 SCHEMA_VERSION: Final = "1.0"
-DEPLOYMENT_MODE: Final = "homeassistant"
 MAX_REPORT_BYTES: Final = 10_240
 MAX_ERROR_TYPES: Final = 20
-MAX_PRINTER_TYPES: Final = 8
-# Longest string the report carries; longer values are folded away, which is
-# what makes the worst-case size provable.
-MAX_STRING_LENGTH: Final = 64
 # The service stores counts in 32-bit integer columns.
 MAX_COUNT: Final = 2**31 - 1
-OTHER: Final = "other"
-UNKNOWN: Final = "unknown"
-UNKNOWN_COUNTRY: Final = "XX"
 
-EVENT_JOB_COMPLETED: Final = "job_completed"
-EVENT_FILE_DOWNLOADED: Final = "file_downloaded"
-EVENT_FILE_UPLOADED: Final = "file_uploaded"
-ERROR_TYPE_PREFIX: Final = "error_occurred/error_type="
-FEATURE_ENABLED_PREFIX: Final = "feature_enabled/feature="
-FEATURE_DISABLED_PREFIX: Final = "feature_disabled/feature="
-APP_START_PREFIX: Final = "app_start/"
-
-FEATURES: Final = frozenset(
-    {
-        "auto_download",
-        "camera",
-        "library",
-        "notifications",
-        "slicing",
-        "timelapse",
-        "watch_folders",
-    }
+# ASCII digits and RFC 3339's ranges: fromisoformat alone accepts hour 24 on 3.14.
+_DATE_TIME_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
-APP_START_FEATURE_FLAGS: Final[Mapping[str, str]] = {
-    "library_enabled": "library",
-    "timelapse_enabled": "timelapse",
-    "auto_download_enabled": "auto_download",
-}
+_ERROR_TYPES: Final = frozenset(ERROR_TYPES)
 
-ZONE_TAB: Final = "zone.tab"
-TZDATA_LINKS: Final = "tzdata.zi"
-SYSTEM_ZONEINFO: Final = Path("/usr/share/zoneinfo")
-
-_COUNTRY_RE: Final = re.compile(r"[A-Z]{2}")
-
-
-class ReportTooLargeError(ValueError):
-    """The report would exceed MAX_REPORT_BYTES, which the caps should make impossible."""
+type Report = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,8 +61,8 @@ class InstallationFacts:
     installation_id: str
     first_seen: date
     app_version: str
-    python_version: str | None
     platform: str
+    deployment_mode: str
     country_code: str
 
     def __post_init__(self) -> None:
@@ -82,11 +71,11 @@ class InstallationFacts:
             parsed = uuid.UUID(self.installation_id)
         except ValueError:
             raise ValueError("installation_id must be a UUID4 string") from None
-        if parsed.version != 4 or str(parsed) != self.installation_id.lower():
+        if parsed.version != 4 or str(parsed) != self.installation_id:
             raise ValueError("installation_id must be a UUID4 string")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class Period:
     """A half-open range of whole UTC days, so consecutive periods never overlap."""
 
@@ -100,199 +89,235 @@ class Period:
 
     @property
     def duration_days(self) -> int:
-        """Return the day count the service expects in the period block."""
+        """The day count the service expects in the period block."""
         return (self.end - self.start).days
 
     def days(self) -> Iterator[date]:
-        """Yield each day once so callers never re-derive the exclusive end."""
+        """Each day once, so callers never re-derive the exclusive end."""
         day = self.start
         while day < self.end:
             yield day
             day += timedelta(days=1)
 
 
-def _midnight(day: date) -> str:
-    """Format a day boundary; no finer time ever leaves the machine."""
+def midnight(day: date) -> str:
+    """A day boundary as the service's datetime fields want it; no finer time leaves."""
     return f"{day.isoformat()}T00:00:00+00:00"
 
 
-def _clamp_count(value: int) -> int:
+def _count(value: int) -> int:
     """Keep a count inside what the service can store."""
     return max(0, min(value, MAX_COUNT))
 
 
-def _bounded(value: str | None, fallback: str) -> str:
-    """Replace an oversized or empty string so the report size stays bounded."""
-    if not value or len(value) > MAX_STRING_LENGTH:
-        return fallback
-    return value
+def _word(value: str, words: tuple[str, ...] | frozenset[str], fallback: str) -> str:
+    """A list word, else the fallback."""
+    return value if value in words else fallback
 
 
-def _cap(counts: Mapping[str, int], limit: int) -> dict[str, int]:
-    """Keep the largest buckets and fold the rest into "other" to bound the payload."""
-    positive = {
-        key: value for key, value in counts.items() if value > 0 and key != OTHER
-    }
-    folded = sum(value for key, value in counts.items() if value > 0 and key == OTHER)
-    for key in [key for key in positive if len(key) > MAX_STRING_LENGTH]:
-        folded += positive.pop(key)
-    ranked = sorted(positive.items(), key=lambda item: (-item[1], item[0]))
-    if len(ranked) + (folded > 0) > limit:
-        folded += sum(value for _, value in ranked[limit - 1 :])
-        ranked = ranked[: limit - 1]
-    result = {key: _clamp_count(value) for key, value in ranked}
+def _error_summary(errors: Mapping[str, int]) -> dict[str, int]:
+    """The largest error kinds, the rest (and anything unlisted) folded into "other"."""
+    folded = 0
+    kept: dict[str, int] = {}
+    for kind, count in errors.items():
+        if count <= 0:
+            continue
+        if kind in _ERROR_TYPES and kind != OTHER:
+            kept[kind] = count
+        else:
+            folded += count
+    ranked = sorted(kept.items(), key=lambda item: (-item[1], item[0]))
+    if len(ranked) + (folded > 0) > MAX_ERROR_TYPES:
+        folded += sum(count for _, count in ranked[MAX_ERROR_TYPES - 1 :])
+        ranked = ranked[: MAX_ERROR_TYPES - 1]
+    summary = {kind: _count(count) for kind, count in ranked}
     if folded:
-        result[OTHER] = _clamp_count(folded)
-    return result
+        summary[OTHER] = _count(folded)
+    return summary
 
 
-def _feature_signal(key: str) -> tuple[str, bool] | None:
-    """Read one counter key as a (feature, enabled) signal, if it is one."""
-    if key.startswith(FEATURE_ENABLED_PREFIX):
-        return key.removeprefix(FEATURE_ENABLED_PREFIX), True
-    if key.startswith(FEATURE_DISABLED_PREFIX):
-        return key.removeprefix(FEATURE_DISABLED_PREFIX), False
-    flag, _, value = key.removeprefix(APP_START_PREFIX).partition("=")
-    feature = APP_START_FEATURE_FLAGS.get(flag)
-    if key.startswith(APP_START_PREFIX) and feature and value in ("true", "false"):
-        return feature, value == "true"
-    return None
-
-
-def _feature_usage(totals: Mapping[str, int]) -> dict[str, bool]:
-    """Reduce enable/disable signals to one flag per feature; any "on" wins."""
+def _feature_usage(tally: Tally) -> dict[str, bool]:
+    """One flag per feature: on if it was ever switched on in the period."""
     seen: dict[str, bool] = {}
-    for key, count in totals.items():
-        if count > 0 and (signal := _feature_signal(key)) and signal[0] in FEATURES:
-            feature, enabled = signal
+    signals = [
+        *(
+            (f, True)
+            for f, n in tally.by_value("feature_enabled", "feature").items()
+            if n
+        ),
+        *(
+            (f, False)
+            for f, n in tally.by_value("feature_disabled", "feature").items()
+            if n
+        ),
+    ]
+    for flag, feature in APP_START_FEATURE_FLAGS.items():
+        for value, count in tally.by_value("app_start", flag).items():
+            if count and value in ("true", "false"):
+                signals.append((feature, value == "true"))
+    for feature, enabled in signals:
+        if feature in FEATURES:
             seen[feature] = seen.get(feature, False) or enabled
     return dict(sorted(seen.items()))
 
 
 def build_report(
     *,
-    counters: Mapping[date, Mapping[str, int]],
+    tally: Tally,
     period: Period,
     installation: InstallationFacts,
     fleet: Mapping[str, int],
-    uptime_hours: float | None,
-    consent_day: date,
     today: date,
-) -> dict[str, Any]:
-    """Count only days inside the period and on or after consent_day, so nothing recorded before opt-in is ever sent."""
-    first_day = max(period.start, consent_day)
-    totals: Counter[str] = Counter()
-    for day, day_counts in counters.items():
-        if first_day <= day < period.end:
-            totals.update(day_counts)
-
-    errors = {
-        key.removeprefix(ERROR_TYPE_PREFIX): count
-        for key, count in totals.items()
-        if key.startswith(ERROR_TYPE_PREFIX)
+) -> Report:
+    """The report for one period: counts of its days only, our own words only."""
+    type_counts = {
+        ptype: _count(count)
+        for ptype, count in fleet.items()
+        if ptype in PRINTER_TYPES and count > 0
     }
-    type_counts = _cap(fleet, MAX_PRINTER_TYPES)
-    hours = 0
-    if uptime_hours is not None and math.isfinite(uptime_hours):
-        hours = max(0, min(round(uptime_hours), period.duration_days * 24))
-
-    installation_block: dict[str, Any] = {
-        "installation_id": installation.installation_id,
-        "first_seen": _midnight(installation.first_seen),
-        "app_version": _bounded(installation.app_version, UNKNOWN),
-    }
-    if installation.python_version is not None:
-        installation_block["python_version"] = _bounded(
-            installation.python_version, UNKNOWN
-        )
-    installation_block |= {
-        "platform": _bounded(installation.platform, UNKNOWN),
-        "deployment_mode": DEPLOYMENT_MODE,
-        "country_code": installation.country_code
-        if _COUNTRY_RE.fullmatch(installation.country_code)
-        else UNKNOWN_COUNTRY,
-    }
-
-    report: dict[str, Any] = {
+    app_version = installation.app_version
+    report: Report = {
         "schema_version": SCHEMA_VERSION,
-        "submission_timestamp": _midnight(today),
-        "installation": installation_block,
+        "submission_timestamp": midnight(today),
+        "installation": {
+            "installation_id": installation.installation_id,
+            "first_seen": midnight(installation.first_seen),
+            "app_version": app_version
+            if release(app_version) == app_version
+            else UNKNOWN,
+            "platform": _word(installation.platform, PLATFORMS, UNKNOWN),
+            "deployment_mode": _word(
+                installation.deployment_mode, DEPLOYMENT_MODES, UNKNOWN
+            ),
+            "country_code": _word(
+                installation.country_code, COUNTRY_CODES, UNKNOWN_COUNTRY
+            ),
+        },
         "period": {
-            "start": _midnight(period.start),
-            "end": _midnight(period.end),
+            "start": midnight(period.start),
+            "end": midnight(period.end),
             "duration_days": period.duration_days,
         },
         "printer_fleet": {
-            "printer_count": _clamp_count(sum(n for n in fleet.values() if n > 0)),
+            "printer_count": _count(sum(type_counts.values())),
             "printer_types": sorted(type_counts),
-            "printer_type_counts": type_counts,
+            "printer_type_counts": dict(sorted(type_counts.items())),
         },
         "usage_stats": {
-            "job_count": _clamp_count(totals[EVENT_JOB_COMPLETED]),
-            "file_count": _clamp_count(totals[EVENT_FILE_DOWNLOADED]),
-            "upload_count": _clamp_count(totals[EVENT_FILE_UPLOADED]),
-            "uptime_hours": hours,
-            "feature_usage": _feature_usage(totals),
+            "job_count": _count(tally.count("job_completed")),
+            "file_count": _count(tally.count("file_downloaded")),
+            "upload_count": _count(tally.count("file_uploaded")),
+            "uptime_hours": max(0, min(tally.uptime_hours, period.duration_days * 24)),
+            "feature_usage": _feature_usage(tally),
         },
-        "error_summary": _cap(errors, MAX_ERROR_TYPES),
+        "error_summary": _error_summary(tally.by_value("error_occurred", "error_type")),
     }
-    if report_size(report) >= MAX_REPORT_BYTES:
-        raise ReportTooLargeError("report exceeds the size limit")
+    check_report(report)
     return report
 
 
 def serialize_report(report: Mapping[str, Any]) -> bytes:
-    """Return the exact bytes POSTed, so size checks and the request agree."""
+    """The exact bytes POSTed, so size checks and the request agree."""
     return json.dumps(
         report, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
 
 
-def report_size(report: Mapping[str, Any]) -> int:
-    """Measure what goes over the wire, not the pretty-printed preview."""
-    return len(serialize_report(report))
+# --- the service's request model, mirrored ------------------------------------
 
 
-def _read_tz_file(name: str) -> str | None:
-    """Read a tz database file from the tzdata package, else from the system."""
+def _fail(where: str, what: str) -> ContractError:
+    """A contract violation naming the field (never a value)."""
+    return ContractError(f"{where}: {what}")
+
+
+def _object(value: object, where: str, required: tuple[str, ...]) -> Mapping[str, Any]:
+    """An object with the required keys."""
+    if not isinstance(value, Mapping):
+        raise _fail(where, "not an object")
+    for key in required:
+        if key not in value:
+            raise _fail(f"{where}.{key}", "missing")
+    return value
+
+
+def _string(value: object, where: str) -> str:
+    """A string."""
+    if not isinstance(value, str):
+        raise _fail(where, "not a string")
+    return value
+
+
+def _date_time(value: object, where: str) -> None:
+    """An RFC 3339 date-time with offset (what pydantic's datetime and the schema accept)."""
+    text = _string(value, where)
+    if not _DATE_TIME_RE.fullmatch(text):
+        raise _fail(where, "not an RFC 3339 date-time with offset")
     try:
-        return (
-            importlib.resources.files("tzdata")
-            .joinpath("zoneinfo", name)
-            .read_text(encoding="utf-8")
-        )
-    except (ModuleNotFoundError, OSError):
-        pass
-    try:
-        return (SYSTEM_ZONEINFO / name).read_text(encoding="utf-8")
-    except OSError:
-        return None
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise _fail(where, "not a valid date-time") from None
 
 
-@functools.cache
-def _zone_countries() -> dict[str, str]:
-    """Map every zone name, aliases included, to its country; read once."""
-    countries: dict[str, str] = {}
-    for line in (_read_tz_file(ZONE_TAB) or "").splitlines():
-        fields = line.split("\t")
-        if len(fields) >= 3 and not line.startswith("#"):
-            countries[fields[2]] = fields[0]
-    # Links ("L target alias") let old names such as Europe/Kiev resolve too.
-    for line in (_read_tz_file(TZDATA_LINKS) or "").splitlines():
-        fields = line.split()
-        if len(fields) == 3 and fields[0] == "L" and fields[1] in countries:
-            countries.setdefault(fields[2], countries[fields[1]])
-    return countries
+def _count_field(value: object, where: str) -> None:
+    """A non-negative integer (bool is not one)."""
+    if type(value) is not int or value < 0:
+        raise _fail(where, "not a non-negative integer")
 
 
-def country_code(country: str | None, time_zone: str | None) -> str:
-    """Use HA's country, else its time zone's, never an IP address; the first zone lookup reads files, so call it in an executor."""
-    if country:
-        candidate = country.strip().upper()
-        if _COUNTRY_RE.fullmatch(candidate):
-            return candidate
-    if time_zone:
-        found = _zone_countries().get(time_zone.strip())
-        if found and _COUNTRY_RE.fullmatch(found):
-            return found
-    return UNKNOWN_COUNTRY
+def _map(value: object, where: str, value_type: type) -> None:
+    """An object of string keys to values of one type."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, str) and type(item) is value_type for key, item in value.items()
+    ):
+        raise _fail(where, f"not a map of {value_type.__name__}")
+
+
+def check_report(report: Mapping[str, Any]) -> None:
+    """Raise ContractError unless the report fits the service's request model and size limit."""
+    top = _object(
+        report, "report", ("period", "installation", "printer_fleet", "usage_stats")
+    )
+    _string(top.get("schema_version", ""), "schema_version")
+    if top.get("submission_timestamp") is not None:
+        _date_time(top["submission_timestamp"], "submission_timestamp")
+    period = _object(top["period"], "period", ("start", "end"))
+    _date_time(period["start"], "period.start")
+    _date_time(period["end"], "period.end")
+    _count_field(period.get("duration_days", 0), "period.duration_days")
+    installation = _object(
+        top["installation"],
+        "installation",
+        (
+            "installation_id",
+            "app_version",
+            "platform",
+            "deployment_mode",
+            "country_code",
+        ),
+    )
+    for key in (
+        "installation_id",
+        "app_version",
+        "platform",
+        "deployment_mode",
+        "country_code",
+    ):
+        _string(installation[key], f"installation.{key}")
+    if installation.get("first_seen") is not None:
+        _date_time(installation["first_seen"], "installation.first_seen")
+    if installation.get("python_version") is not None:
+        _string(installation["python_version"], "installation.python_version")
+    fleet = _object(top["printer_fleet"], "printer_fleet", ())
+    _count_field(fleet.get("printer_count", 0), "printer_fleet.printer_count")
+    types = fleet.get("printer_types", [])
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise _fail("printer_fleet.printer_types", "not a list of strings")
+    _map(fleet.get("printer_type_counts", {}), "printer_fleet.printer_type_counts", int)
+    usage = _object(top["usage_stats"], "usage_stats", ())
+    for key in ("job_count", "file_count", "upload_count", "uptime_hours"):
+        _count_field(usage.get(key, 0), f"usage_stats.{key}")
+    _map(usage.get("feature_usage", {}), "usage_stats.feature_usage", bool)
+    _map(top.get("error_summary", {}), "error_summary", int)
+    if len(serialize_report(report)) >= MAX_REPORT_BYTES:
+        raise _fail("report", "larger than the size limit")
