@@ -1,0 +1,663 @@
+"""The delivery policy: which period to report next, when to send, retry and erase.
+
+Free of Home Assistant: every method takes the (trusted) time as an argument
+and changes only this state, so the whole policy is unit-tested directly.
+The Home Assistant shell (submission.py) runs the timers, makes the HTTP
+requests, saves the state and raises repairs; it asks this module what is
+due and tells it what happened.
+
+Rules (see the README for the user's view):
+
+* Periods are 7 whole UTC days, contiguous from the day after consent; after
+  an outage the missed weeks go out one report at a time, oldest first; the
+  last partial week waits. Days older than retention that were never
+  reported are skipped, not sent as one block.
+* At most one submission per hour, retries included. 2xx: the period is
+  done. 401/403: stop until the credentials change. 400/422: drop that
+  report, stop until the integration is updated. 429 and failures: back
+  off (1 h to 24 h, full jitter), or wait as long as the service asks.
+* Every installation id that was ever sent stays on the erasure list until
+  the service confirms it erased it, whatever else happens.
+
+Longer than most modules (about 650 lines) on purpose: the policy and the
+check of every field of the section it owns are one job, and splitting the
+rules across files would make each harder to find.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+import random
+import re
+from typing import Any, Final
+import uuid
+
+from . import stored
+from .consent import Consent
+from .report import Period
+
+REPORT_DAYS: Final = 7
+RETENTION_DAYS: Final = 90
+MIN_REQUEST_INTERVAL: Final = timedelta(hours=1)
+CHECK_INTERVAL: Final = timedelta(hours=6)
+BACKOFF_BASE: Final = timedelta(hours=1)
+BACKOFF_CAP: Final = timedelta(hours=24)
+MAX_WAIT: Final = timedelta(days=7)
+HISTORY_LENGTH: Final = 20
+# Times within this of now are no sign of a clock that went back: trusted
+# time may step back a few minutes, and stored times are rounded up.
+CLOCK_SLACK: Final = timedelta(minutes=6)
+# An erasure that failed this often is shown to the user as a repair.
+ERASURE_ATTEMPTS_BEFORE_REPAIR: Final = 3
+# Stored as the reason when an outcome brings something that is not a code.
+OTHER_REASON: Final = "other"
+
+_UUID_RE: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+_REASON_RE: Final = re.compile(r"[a-z0-9_]{1,32}")
+
+
+class Halt(StrEnum):
+    """Why sending stopped until something changes."""
+
+    NONE = "none"
+    AUTH_FAILED = "auth_failed"
+    REJECTED = "rejected"
+
+
+class SharingStatus(StrEnum):
+    """What the sharing-status sensor shows."""
+
+    OPTED_IN = "opted_in"
+    OPTED_OUT = "opted_out"
+    PAUSED = "paused"
+    FAILING = "failing"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The service stored the report."""
+
+    submission_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The service refused the key (AUTH_FAILED) or the report (REJECTED)."""
+
+    halt: Halt
+    status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Not delivered this time (network, 5xx, 429); `retry_after` if the service said."""
+
+    reason: str
+    retry_after: timedelta | None = None
+
+
+type Outcome = Accepted | Refused | Failed
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """What the sensors and diagnostics show of the delivery state."""
+
+    sharing: SharingStatus
+    last_submission: datetime | None
+    next_submission: datetime | None
+    pending_erasures: int
+
+
+@dataclass(slots=True)
+class PendingReport:
+    """A built report waiting to be accepted; sent byte for byte with one idempotency key."""
+
+    start: date
+    end: date
+    idempotency_key: str
+    body: str
+    attempts: int = 0
+    next_attempt: datetime = field(
+        default_factory=lambda: datetime.min.replace(tzinfo=UTC)
+    )
+
+    @property
+    def period(self) -> Period:
+        """The period the report covers."""
+        return Period(self.start, self.end)
+
+
+@dataclass(slots=True)
+class Erasure:
+    """An installation id whose data the service must still be asked to erase."""
+
+    installation_id: str
+    attempts: int = 0
+    next_attempt: datetime = field(
+        default_factory=lambda: datetime.min.replace(tzinfo=UTC)
+    )
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One accepted report (whole days only)."""
+
+    start: date
+    end: date
+    submitted: date
+    submission_id: str | None
+
+
+def backoff_delay(attempt: int, rng: random.Random) -> timedelta:
+    """Exponential backoff with full jitter, between BACKOFF_BASE and BACKOFF_CAP."""
+    exponent = min(max(attempt, 0), 16)
+    ceiling = min(
+        BACKOFF_CAP.total_seconds(), BACKOFF_BASE.total_seconds() * 2.0**exponent
+    )
+    return min(
+        BACKOFF_CAP, max(BACKOFF_BASE, timedelta(seconds=rng.uniform(0, ceiling)))
+    )
+
+
+def _midnight(day: date) -> datetime:
+    """A UTC day's start."""
+    return datetime.combine(day, time.min, UTC)
+
+
+def _code(reason: str) -> str:
+    """A reason as it may be stored: a short code, never free text."""
+    return reason if _REASON_RE.fullmatch(reason) else OTHER_REASON
+
+
+@dataclass(slots=True)
+class DeliveryState:
+    """Everything the policy remembers (one stored section, plus two facts in the config entry)."""
+
+    installation_id: str | None = None
+    first_seen: date | None = None
+    # End (exclusive) of the last accepted period, or where the plan goes on.
+    reported_until: date | None = None
+    pending: PendingReport | None = None
+    last_request: datetime | None = None
+    not_before: datetime | None = None
+    halt: Halt = Halt.NONE
+    halt_generation: int | None = None
+    halt_version: str | None = None
+    last_error: str | None = None
+    last_success: datetime | None = None
+    history: list[Sent] = field(default_factory=list)
+    # Every id a report was (maybe) sent under and not yet erased.
+    service_ids: list[str] = field(default_factory=list)
+    erasures: list[Erasure] = field(default_factory=list)
+
+    # --- consent ------------------------------------------------------------------
+
+    def follow_consent(self, consent: Consent, now: datetime) -> bool:
+        """Bring the state in line with the user's choice; True when it changed.
+
+        Opting in makes a random id (first seen: the first reportable day);
+        opting out cancels what is pending, forgets the id and asks the
+        service to erase everything it was sent.
+        """
+        if consent.opted_in:
+            if self.installation_id is None:
+                self.installation_id = str(uuid.uuid4())
+                self.first_seen = consent.first_day
+                return True
+            return False
+        changed = self.installation_id is not None or self.pending is not None
+        self.erase_all(now)
+        self._forget_id()
+        return changed or bool(self.erasures)
+
+    def _forget_id(self) -> None:
+        """Drop the id and what was sent under it (a stop stays: its cause is not the id)."""
+        self.installation_id = None
+        self.first_seen = None
+        self.pending = None
+        self.history = []
+        if self.halt is Halt.NONE:
+            self.last_error = None
+
+    def erase_all(self, now: datetime) -> list[str]:
+        """Put every id the service may hold on the erasure list; return them."""
+        queued = {erasure.installation_id for erasure in self.erasures}
+        ids = [sid for sid in self.service_ids if sid not in queued]
+        self.erasures.extend(Erasure(sid, next_attempt=now) for sid in ids)
+        return [erasure.installation_id for erasure in self.erasures]
+
+    def restart_after_delete(self, consent: Consent, today: date) -> None:
+        """delete_all: local data and the id are gone; a new id reports from today on."""
+        self._forget_id()
+        if consent.opted_in:
+            self.installation_id = str(uuid.uuid4())
+            self.first_seen = today
+            # Days before today were erased, not idle: never report them.
+            self.reported_until = max(self.reported_until or today, today)
+
+    def resume(self, *, generation: int, version: str) -> bool:
+        """Lift a stop whose cause went away (new credentials, a new integration version)."""
+        if (self.halt is Halt.AUTH_FAILED and self.halt_generation != generation) or (
+            self.halt is Halt.REJECTED and self.halt_version != version
+        ):
+            self.halt = Halt.NONE
+            self.halt_generation = None
+            self.halt_version = None
+            return True
+        return False
+
+    # --- time -------------------------------------------------------------------
+
+    def follow_clock(self, today: date, now: datetime) -> bool:
+        """After the clock went back: nothing may stay scheduled in a future it left.
+
+        A report accepted for days that (now) lie ahead cannot be unsent; the
+        plan goes on from today so sending does not stop for the length of
+        the jump. Waits counted from a request made in that future keep their
+        length, counted from now.
+        """
+        changed = False
+        tomorrow = today + timedelta(days=1)
+        if self.reported_until is not None and self.reported_until > tomorrow:
+            self.reported_until = today
+            changed = True
+        pending = self.pending
+        if pending is not None and pending.end > tomorrow:
+            self.pending = pending = None
+            changed = True
+        late = now + CLOCK_SLACK
+        if self.last_request is not None and self.last_request > late:
+            back = self.last_request - now
+            self.last_request = now
+            if self.not_before is not None:
+                self.not_before -= back
+            if pending is not None and pending.attempts:
+                pending.next_attempt -= back
+            changed = True
+        if self.not_before is not None and self.not_before > late + MAX_WAIT:
+            self.not_before = now + MIN_REQUEST_INTERVAL
+            changed = True
+        waits: list[tuple[PendingReport | Erasure, timedelta]] = [
+            (erasure, BACKOFF_CAP) for erasure in self.erasures
+        ]
+        if pending is not None:
+            waits.append((pending, MAX_WAIT))
+        for item, longest in waits:
+            if not item.attempts and item.next_attempt > late:
+                # Planned for "at once" in the future the clock left.
+                item.next_attempt = now
+                changed = True
+            elif item.next_attempt > late + longest:
+                item.next_attempt = now + BACKOFF_CAP
+                changed = True
+        return changed
+
+    def earliest_request(self) -> datetime:
+        """One submission per installation per hour, and longer when the service asked."""
+        earliest = datetime.min.replace(tzinfo=UTC)
+        if self.last_request is not None:
+            earliest = self.last_request + MIN_REQUEST_INTERVAL
+        if self.not_before is not None:
+            earliest = max(earliest, self.not_before)
+        return earliest
+
+    # --- planning ----------------------------------------------------------------
+
+    def can_send(self, consent: Consent) -> bool:
+        """Sending is allowed by consent and not stopped."""
+        return (
+            consent.current
+            and self.halt is Halt.NONE
+            and self.installation_id is not None
+        )
+
+    def skip_expired(self, consent: Consent, today: date) -> tuple[date, date] | None:
+        """Skip never-reported days older than retention; return the skipped [start, end).
+
+        A pending report is sent as built; the days after it are skipped once
+        it is settled.
+        """
+        if self.pending is not None:
+            return None
+        start = self.next_start(consent)
+        oldest = today - timedelta(days=RETENTION_DAYS - 1)
+        if start is None or start >= oldest:
+            return None
+        self.reported_until = oldest
+        return start, oldest
+
+    def next_start(self, consent: Consent) -> date | None:
+        """Where the next report begins: after the last one, never before consent."""
+        first = consent.first_day
+        if first is None:
+            return None
+        return first if self.reported_until is None else max(self.reported_until, first)
+
+    def next_period(
+        self, consent: Consent, today: date, *, force: bool = False
+    ) -> Period | None:
+        """The next period, once its 7 days are over (forced: up to today, if a day is over)."""
+        start = self.next_start(consent)
+        if start is None:
+            return None
+        end = start + timedelta(days=REPORT_DAYS)
+        if end <= today:
+            return Period(start, end)
+        if force and start < today:
+            return Period(start, today)
+        return None
+
+    def preview_period(self, consent: Consent, today: date) -> Period:
+        """The period the next report will cover (for preview and export)."""
+        if self.pending is not None:
+            return self.pending.period
+        start = self.next_start(consent) or today
+        return Period(start, start + timedelta(days=REPORT_DAYS))
+
+    def freeze(self, period: Period, body: str, now: datetime) -> PendingReport:
+        """Keep a built report for sending; it is sent as is until accepted or rejected."""
+        self.pending = PendingReport(
+            period.start, period.end, str(uuid.uuid4()), body, next_attempt=now
+        )
+        return self.pending
+
+    def send_due(self, consent: Consent, now: datetime, *, force: bool = False) -> bool:
+        """The pending report may be sent now."""
+        return (
+            self.pending is not None
+            and self.can_send(consent)
+            and (force or now >= self.pending.next_attempt)
+            and now >= self.earliest_request()
+        )
+
+    def due_erasures(self, now: datetime) -> list[Erasure]:
+        """Erasures whose next attempt has come."""
+        return [erasure for erasure in self.erasures if now >= erasure.next_attempt]
+
+    def wake_at(self, consent: Consent, now: datetime) -> datetime:
+        """When something may next be due (at most CHECK_INTERVAL away)."""
+        when = now + CHECK_INTERVAL
+        if self.can_send(consent):
+            if self.pending is not None:
+                when = min(
+                    when, max(self.pending.next_attempt, self.earliest_request())
+                )
+            elif (start := self.next_start(consent)) is not None:
+                due = _midnight(start + timedelta(days=REPORT_DAYS))
+                when = min(when, max(due, self.earliest_request()))
+        for erasure in self.erasures:
+            when = min(when, erasure.next_attempt)
+        return max(when, now + timedelta(seconds=1))
+
+    def next_submission(
+        self, consent: Consent, next_check: datetime | None
+    ) -> datetime | None:
+        """When a report will be sent next, as far as is known now."""
+        if not self.can_send(consent):
+            return None
+        if self.pending is not None:
+            return max(self.pending.next_attempt, self.earliest_request())
+        start = self.next_start(consent)
+        if start is None:
+            return None
+        due = _midnight(start + timedelta(days=REPORT_DAYS))
+        # An overdue report goes out at the next check, not in the past.
+        return max(due, self.earliest_request(), next_check or due)
+
+    def view(self, consent: Consent, next_check: datetime | None) -> DeliveryView:
+        """The state as the sensors show it."""
+        return DeliveryView(
+            sharing=self.sharing_status(consent),
+            last_submission=self.last_success,
+            next_submission=self.next_submission(consent, next_check),
+            pending_erasures=len(self.erasures),
+        )
+
+    def sharing_status(self, consent: Consent) -> SharingStatus:
+        """One word for the dashboard."""
+        if not consent.opted_in:
+            return SharingStatus.OPTED_OUT
+        if not consent.current:
+            return SharingStatus.PAUSED
+        if self.halt is not Halt.NONE or self.last_error is not None:
+            return SharingStatus.FAILING
+        return SharingStatus.OPTED_IN
+
+    # --- outcomes ----------------------------------------------------------------
+
+    def begin_attempt(self, now: datetime) -> PendingReport:
+        """Note an attempt before the request leaves (it may reach the service)."""
+        pending = self.pending
+        assert pending is not None and self.installation_id is not None
+        self.last_request = now
+        pending.attempts += 1
+        if self.installation_id not in self.service_ids:
+            self.service_ids.append(self.installation_id)
+        return pending
+
+    def apply(
+        self,
+        outcome: Outcome,
+        now: datetime,
+        rng: random.Random,
+        *,
+        generation: int,
+        version: str,
+    ) -> None:
+        """What one submission's outcome means for the pending report and the schedule."""
+        pending = self.pending
+        assert pending is not None
+        if isinstance(outcome, Accepted):
+            self.reported_until = pending.end
+            self.history = [
+                *self.history,
+                Sent(pending.start, pending.end, now.date(), outcome.submission_id),
+            ][-HISTORY_LENGTH:]
+            self.pending = None
+            self.halt = Halt.NONE
+            self.last_error = None
+            self.last_success = now
+            return
+        if isinstance(outcome, Refused):
+            self.halt = outcome.halt
+            self.last_error = _code(
+                f"http_{outcome.status}" if outcome.status else str(outcome.halt)
+            )
+            if outcome.halt is Halt.AUTH_FAILED:
+                self.halt_generation = generation
+            else:
+                # That payload is never sent again; a new build replaces it.
+                self.halt_version = version
+                self.pending = None
+            return
+        delay = max(
+            outcome.retry_after or backoff_delay(pending.attempts - 1, rng),
+            MIN_REQUEST_INTERVAL,
+        )
+        pending.next_attempt = now + min(delay, MAX_WAIT)
+        if outcome.retry_after:
+            self.not_before = pending.next_attempt
+        self.last_error = _code(outcome.reason)
+
+    def erased(self, installation_id: str) -> None:
+        """The service confirmed the erasure: forget the id for good."""
+        self.erasures = [
+            e for e in self.erasures if e.installation_id != installation_id
+        ]
+        self.service_ids = [sid for sid in self.service_ids if sid != installation_id]
+
+    def erasure_failed(
+        self, installation_id: str, reason: str, now: datetime, rng: random.Random
+    ) -> None:
+        """Keep the id and try again later."""
+        for erasure in self.erasures:
+            if erasure.installation_id == installation_id:
+                erasure.attempts += 1
+                erasure.last_error = _code(reason)
+                erasure.next_attempt = now + backoff_delay(erasure.attempts - 1, rng)
+
+    @property
+    def erasure_stuck(self) -> bool:
+        """An erasure failed often enough that the user should know."""
+        return any(e.attempts >= ERASURE_ATTEMPTS_BEFORE_REPAIR for e in self.erasures)
+
+    # --- persistence ----------------------------------------------------------------
+
+    def as_storage(self) -> dict[str, Any]:
+        """JSON form (no secret, nothing derived from the API key)."""
+        pending = self.pending
+        return {
+            "installation_id": self.installation_id,
+            "first_seen": stored.iso(self.first_seen),
+            "reported_until": stored.iso(self.reported_until),
+            "pending": None
+            if pending is None
+            else {
+                "start": pending.start.isoformat(),
+                "end": pending.end.isoformat(),
+                "idempotency_key": pending.idempotency_key,
+                "body": pending.body,
+                "attempts": pending.attempts,
+                "next_attempt": stored.iso(pending.next_attempt),
+            },
+            "last_request": stored.iso(self.last_request),
+            "not_before": stored.iso(self.not_before),
+            "halt": str(self.halt),
+            "halt_generation": self.halt_generation,
+            "halt_version": self.halt_version,
+            "last_error": self.last_error,
+            "last_success": stored.iso(self.last_success),
+            "history": [
+                {
+                    "start": sent.start.isoformat(),
+                    "end": sent.end.isoformat(),
+                    "submitted": sent.submitted.isoformat(),
+                    "submission_id": sent.submission_id,
+                }
+                for sent in self.history
+            ],
+            "service_ids": list(self.service_ids),
+            "erasures": [
+                {
+                    "installation_id": e.installation_id,
+                    "attempts": e.attempts,
+                    "next_attempt": stored.iso(e.next_attempt),
+                    "last_error": e.last_error,
+                }
+                for e in self.erasures
+            ],
+        }
+
+    @classmethod
+    def from_storage(cls, data: object) -> DeliveryState:
+        """Parse and check the stored section; raise ValueError when anything is malformed."""
+        if not isinstance(data, Mapping):
+            raise ValueError("delivery state is not an object")  # noqa: TRY004
+        get = data.get
+        pending = get("pending")
+        halt = get("halt", "none")
+        if not isinstance(halt, str) or halt not in set(Halt):
+            raise ValueError("unknown halt")
+        state = cls(
+            installation_id=_installation_id(get("installation_id")),
+            first_seen=stored.day(get("first_seen")),
+            reported_until=stored.day(get("reported_until")),
+            pending=None if pending is None else _pending(pending),
+            last_request=stored.moment(get("last_request")),
+            not_before=stored.moment(get("not_before")),
+            halt=Halt(halt),
+            halt_generation=stored.optional(get("halt_generation"), int),
+            halt_version=stored.optional(get("halt_version"), str),
+            last_error=_reason(get("last_error")),
+            last_success=stored.moment(get("last_success")),
+            history=[_sent(item) for item in stored.list_of(get("history"))][
+                -HISTORY_LENGTH:
+            ],
+            service_ids=_ids(get("service_ids")),
+            erasures=[_erasure(item) for item in stored.list_of(get("erasures"))],
+        )
+        if state.installation_id is None and state.pending is not None:
+            raise ValueError("a pending report without an installation id")
+        return state
+
+
+# --- parsing the stored form (each raises ValueError) --------------------------
+
+
+def _reason(value: object) -> str | None:
+    """An optional short reason code (never free text)."""
+    text = stored.optional(value, str)
+    if text is not None and not _REASON_RE.fullmatch(text):
+        raise ValueError("a reason is not a code")
+    return text
+
+
+def _installation_id(value: object) -> str | None:
+    """An optional canonical UUID4."""
+    text = stored.optional(value, str)
+    if text is not None and not _UUID_RE.fullmatch(text):
+        raise ValueError("not an installation id")
+    return text
+
+
+def _ids(value: object) -> list[str]:
+    """A list of installation ids, without repeats."""
+    ids: list[str] = []
+    for item in stored.list_of(value):
+        sid = _installation_id(item)
+        if sid is not None and sid not in ids:
+            ids.append(sid)
+    return ids
+
+
+def _pending(value: object) -> PendingReport:
+    """A stored pending report."""
+    item = stored.fields(
+        value, ("start", "end", "idempotency_key", "body", "attempts", "next_attempt")
+    )
+    start, end = stored.day(item["start"]), stored.day(item["end"])
+    next_attempt = stored.moment(item["next_attempt"])
+    key, body = item["idempotency_key"], item["body"]
+    if start is None or end is None or next_attempt is None or end <= start:
+        raise ValueError("a pending report has no period")
+    if not (isinstance(key, str) and _UUID_RE.fullmatch(key) and isinstance(body, str)):
+        raise ValueError("a pending report is malformed")
+    return PendingReport(
+        start, end, key, body, stored.count(item["attempts"]), next_attempt
+    )
+
+
+def _sent(value: object) -> Sent:
+    """A stored history entry."""
+    item = stored.fields(value, ("start", "end", "submitted"))
+    start, end, submitted = (
+        stored.day(item["start"]),
+        stored.day(item["end"]),
+        stored.day(item["submitted"]),
+    )
+    submission_id = stored.optional(item.get("submission_id"), str)
+    if start is None or end is None or submitted is None or end <= start:
+        raise ValueError("a history entry is malformed")
+    return Sent(start, end, submitted, submission_id)
+
+
+def _erasure(value: object) -> Erasure:
+    """A stored erasure."""
+    item = stored.fields(value, ("installation_id", "attempts", "next_attempt"))
+    sid = _installation_id(item["installation_id"])
+    next_attempt = stored.moment(item["next_attempt"])
+    if sid is None or next_attempt is None:
+        raise ValueError("an erasure is malformed")
+    return Erasure(
+        sid,
+        stored.count(item["attempts"]),
+        next_attempt,
+        _reason(item.get("last_error")),
+    )
