@@ -1,23 +1,41 @@
-"""Talk to the Printernizer statistics service without ever raising on HTTP trouble."""
+"""Talk to the Printernizer statistics service: submit a report, erase an installation.
+
+Free of Home Assistant. Every answer other than success raises one of the
+errors in errors.py, with the same meaning as for the Printernizer client:
+`CannotConnectError` (try again later), `RateLimitedError`,
+`AuthFailedError` (401/403) and `RejectedError` (400/422 and other client
+errors: do not resend). The service ignores `Idempotency-Key`; it is sent
+anyway, for servers that honour it.
+
+About 310 lines: two requests, each with redirects, time-outs and the
+service's answers classified.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from enum import StrEnum
 import ipaddress
 import json
-import random
 import re
 from typing import Final
 from urllib.parse import urlsplit
+import uuid
 
 import aiohttp
 from yarl import URL
 
+from .errors import (
+    AuthFailedError,
+    CannotConnectError,
+    InsecureEndpointError,
+    InvalidEndpointError,
+    RateLimitedError,
+    RejectedError,
+)
+
 MAX_REDIRECTS: Final = 3
-MAX_BACKOFF_EXPONENT: Final = 64
 REDIRECT_STATUSES: Final = frozenset({307, 308})
 AUTH_STATUSES: Final = frozenset({401, 403})
 RETRYABLE_CLIENT_STATUSES: Final = frozenset({408})
@@ -49,38 +67,12 @@ _INSTALLATION_ID_RE: Final = re.compile(
 )
 
 
-class InsecureEndpointError(ValueError):
-    """The endpoint is not HTTPS (and not loopback)."""
-
-
-class SubmitOutcome(StrEnum):
-    """What the caller should do next with the pending report."""
-
-    ACCEPTED = "accepted"
-    AUTH_FAILED = "auth_failed"
-    REJECTED = "rejected"
-    RATE_LIMITED = "rate_limited"
-    RETRY = "retry"
-
-
 @dataclass(frozen=True, slots=True)
-class SubmitResult:
-    """Carry only what scheduling and logs need; never the payload or the key."""
+class Accepted:
+    """The service stored the report."""
 
-    outcome: SubmitOutcome
-    status: int | None
-    retry_after: timedelta | None
+    status: int
     submission_id: str | None
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteResult:
-    """Tell the caller whether the service still holds this installation's data."""
-
-    ok: bool
-    status: int | None
-    error: str | None
 
 
 def _is_loopback(host: str) -> bool:
@@ -100,12 +92,14 @@ def validate_endpoint(url: str) -> str:
         parsed = URL(text)
         netloc = urlsplit(text).netloc
     except ValueError as err:
-        raise ValueError("The endpoint is not a valid URL") from err
+        raise InvalidEndpointError("The endpoint is not a valid URL") from err
     scheme = parsed.scheme.lower()
+    if not scheme or not parsed.host:
+        raise InvalidEndpointError("The endpoint is not a URL")
     if scheme not in ("https", "http"):
         raise InsecureEndpointError("The endpoint must start with https://")
     if not parsed.host or any(char.isspace() for char in parsed.host):
-        raise ValueError("The endpoint has no valid host name")
+        raise InvalidEndpointError("The endpoint has no valid host name")
     if scheme == "http" and not _is_loopback(parsed.host):
         raise InsecureEndpointError(
             "The endpoint must use https:// (plain http:// is only allowed to this machine)"
@@ -115,7 +109,7 @@ def validate_endpoint(url: str) -> str:
             "The endpoint must not contain a user name or password"
         )
     if "#" in text:
-        raise ValueError("The endpoint must not contain a fragment (#...)")
+        raise InvalidEndpointError("The endpoint must not contain a fragment (#...)")
     return str(parsed)
 
 
@@ -154,23 +148,6 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     return max(timedelta(0), min(delay, MAX_RETRY_AFTER))
 
 
-def backoff_delay(
-    attempt: int,
-    *,
-    rng: random.Random | None = None,
-    base: timedelta = timedelta(hours=1),
-    cap: timedelta = timedelta(hours=24),
-) -> timedelta:
-    """Spread retries with full jitter, never sooner than the service's one-request-per-hour limit."""
-    if base > cap:
-        raise ValueError("base must not exceed cap")
-    # Work in float seconds: timedelta overflows long before the cap stops mattering.
-    exponent = min(max(attempt, 0), MAX_BACKOFF_EXPONENT)
-    ceiling = min(cap.total_seconds(), base.total_seconds() * 2.0**exponent)
-    jitter = (rng or random.Random()).uniform(0, ceiling)
-    return min(cap, max(base, timedelta(seconds=jitter)))
-
-
 def _submission_id(answer: object) -> str | None:
     """Keep the service's id only if it is short and printable, since it may be logged."""
     if not isinstance(answer, dict):
@@ -197,8 +174,24 @@ def _same_origin(first: URL, second: URL) -> bool:
     )
 
 
+def _raise_for(status: int, retry_after_header: str | None) -> None:
+    """Map a non-2xx, non-redirect status to the error that says what to do."""
+    reason = f"http_{status}"
+    if status in AUTH_STATUSES:
+        raise AuthFailedError(reason, status=status)
+    if status == STATUS_TOO_MANY_REQUESTS:
+        raise RateLimitedError(
+            reason, retry_after=parse_retry_after(retry_after_header, datetime.now(UTC))
+        )
+    if 400 <= status < 500 and status not in RETRYABLE_CLIENT_STATUSES:
+        raise RejectedError(reason, status=status)
+    raise CannotConnectError(
+        ERROR_REDIRECT if 300 <= status < 400 else reason, status=status
+    )
+
+
 class StatsServiceClient:
-    """POST reports and erase requests; classify every answer instead of raising."""
+    """POST reports and erase requests to one endpoint."""
 
     def __init__(
         self,
@@ -212,7 +205,9 @@ class StatsServiceClient:
         """Validate up front so an insecure endpoint never gets a single request."""
         self._endpoint = URL(validate_endpoint(endpoint))
         if not _HEADER_VALUE_RE.fullmatch(api_key):
-            raise ValueError("The API key contains characters not allowed in a header")
+            raise InvalidEndpointError(
+                "The API key contains characters not allowed in a header"
+            )
         if not user_agent or not _HEADER_VALUE_RE.fullmatch(user_agent):
             raise ValueError("The user agent is empty or not a valid header value")
         self._session = session
@@ -227,19 +222,19 @@ class StatsServiceClient:
             headers[HEADER_API_KEY] = self._api_key
         return headers
 
-    def _redirect_target(self, current: URL, location: str) -> URL | None:
+    def _redirect_target(self, current: URL, location: str) -> URL:
         """Follow only to https, or to loopback http when we already talk to this machine."""
         try:
             target = URL(validate_endpoint(str(current.join(URL(location)))))
         except ValueError:
-            return None
+            raise CannotConnectError(ERROR_INSECURE_REDIRECT) from None
         if target.scheme == "http" and self._endpoint.scheme != "http":
             # A remote server must not steer us at services on this machine.
-            return None
+            raise CannotConnectError(ERROR_INSECURE_REDIRECT)
         return target
 
-    async def submit(self, body: bytes, *, idempotency_key: str) -> SubmitResult:
-        """POST one report and classify the answer, so the scheduler never has to handle an exception."""
+    async def submit(self, body: bytes, *, idempotency_key: str) -> Accepted:
+        """POST one report; any 2xx is success, everything else raises."""
         if not _IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
             raise ValueError("idempotency_key must be a UUID-like token")
         url = self._endpoint
@@ -258,25 +253,24 @@ class StatsServiceClient:
                 ) as response:
                     status = response.status
                     if status in REDIRECT_STATUSES:
-                        if not (location := response.headers.get("Location")):
-                            return _retry(status, ERROR_REDIRECT)
-                        if (target := self._redirect_target(url, location)) is None:
-                            return _retry(status, ERROR_INSECURE_REDIRECT)
-                        url = target
+                        location = response.headers.get("Location")
+                        if not location:
+                            raise CannotConnectError(ERROR_REDIRECT, status=status)
+                        url = self._redirect_target(url, location)
                         continue
                     if 200 <= status < 300:
                         return await _accepted(response)
-                    return _classify(status, response.headers.get("Retry-After"))
+                    _raise_for(status, response.headers.get("Retry-After"))
             except TimeoutError:
-                return _retry(None, ERROR_TIMEOUT)
+                raise CannotConnectError(ERROR_TIMEOUT) from None
             except aiohttp.ClientConnectionError:
-                return _retry(None, ERROR_CONNECTION)
+                raise CannotConnectError(ERROR_CONNECTION) from None
             except aiohttp.ClientError:
-                return _retry(None, ERROR_INVALID_RESPONSE)
-        return _retry(None, ERROR_TOO_MANY_REDIRECTS)
+                raise CannotConnectError(ERROR_INVALID_RESPONSE) from None
+        raise CannotConnectError(ERROR_TOO_MANY_REDIRECTS)
 
-    async def delete_installation(self, installation_id: str) -> DeleteResult:
-        """Ask the service to erase what it holds; 404 counts as done because nothing is left."""
+    async def erase(self, installation_id: str) -> None:
+        """Ask the service to erase what it holds for an id; 404 counts as done."""
         url = URL(deletion_url(str(self._endpoint), installation_id))
         try:
             async with self._session.delete(
@@ -286,26 +280,28 @@ class StatsServiceClient:
                 timeout=self._timeout,
             ) as response:
                 status = response.status
+                retry_after = response.headers.get("Retry-After")
         except TimeoutError:
-            return DeleteResult(ok=False, status=None, error=ERROR_TIMEOUT)
+            raise CannotConnectError(ERROR_TIMEOUT) from None
         except aiohttp.ClientConnectionError:
-            return DeleteResult(ok=False, status=None, error=ERROR_CONNECTION)
+            raise CannotConnectError(ERROR_CONNECTION) from None
         except aiohttp.ClientError:
-            return DeleteResult(ok=False, status=None, error=ERROR_INVALID_RESPONSE)
+            raise CannotConnectError(ERROR_INVALID_RESPONSE) from None
         if 200 <= status < 300 or status == STATUS_NOT_FOUND:
-            return DeleteResult(ok=True, status=status, error=None)
-        if 300 <= status < 400:
-            return DeleteResult(ok=False, status=status, error=ERROR_REDIRECT)
-        return DeleteResult(ok=False, status=status, error=f"http_{status}")
+            return
+        _raise_for(status, retry_after)
+
+    async def check_credentials(self) -> None:
+        """Prove the API key works without storing anything.
+
+        Erasing a fresh random id is the one authenticated request of the
+        service that changes nothing (it answers `deleted_count: 0`).
+        """
+        await self.erase(str(uuid.uuid4()))
 
 
-def _retry(status: int | None, error: str) -> SubmitResult:
-    """Build the common "try again later" answer."""
-    return SubmitResult(SubmitOutcome.RETRY, status, None, None, error)
-
-
-async def _accepted(response: aiohttp.ClientResponse) -> SubmitResult:
-    """Treat any 2xx as accepted even if the body is unreadable: the report is stored, resending would duplicate it."""
+async def _accepted(response: aiohttp.ClientResponse) -> Accepted:
+    """Any 2xx is accepted even if the body is unreadable: resending would store it twice."""
     submission_id: str | None = None
     raw = bytearray()
     try:
@@ -314,23 +310,7 @@ async def _accepted(response: aiohttp.ClientResponse) -> SubmitResult:
         ):
             raw += chunk
         submission_id = _submission_id(json.loads(raw))
-    except (TimeoutError, aiohttp.ClientError, ValueError):
+    except (TimeoutError, aiohttp.ClientError, ValueError, RecursionError):
+        # RecursionError: nesting too deep for json.loads; still accepted.
         pass
-    return SubmitResult(
-        SubmitOutcome.ACCEPTED, response.status, None, submission_id, None
-    )
-
-
-def _classify(status: int, retry_after: str | None) -> SubmitResult:
-    """Map a non-2xx, non-307/308 status to what the scheduler must do."""
-    error = f"http_{status}"
-    if status in AUTH_STATUSES:
-        return SubmitResult(SubmitOutcome.AUTH_FAILED, status, None, None, error)
-    if status == STATUS_TOO_MANY_REQUESTS:
-        delay = parse_retry_after(retry_after, datetime.now(UTC))
-        return SubmitResult(SubmitOutcome.RATE_LIMITED, status, delay, None, error)
-    if 300 <= status < 400:
-        return _retry(status, ERROR_REDIRECT)
-    if 400 <= status < 500 and status not in RETRYABLE_CLIENT_STATUSES:
-        return SubmitResult(SubmitOutcome.REJECTED, status, None, None, error)
-    return _retry(status, error)
+    return Accepted(response.status, submission_id)
