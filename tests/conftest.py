@@ -13,6 +13,8 @@ import aiohasupervisor  # noqa: F401  # isort: skip
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+import json
+from pathlib import Path
 import time
 from typing import Any
 from unittest.mock import patch
@@ -30,14 +32,17 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.printernizer_stats.const import (
-    CONF_API_KEY,
+from custom_components.printernizer_stats.consent import (
     CONF_CONSENT_DAY,
     CONF_CONSENT_VERSION,
-    CONF_ENDPOINT,
     CONF_SHARE,
-    CONF_URL,
     CONSENT_VERSION,
+)
+from custom_components.printernizer_stats.const import (
+    CONF_API_KEY,
+    CONF_CREDENTIALS_GENERATION,
+    CONF_ENDPOINT,
+    CONF_URL,
     DOMAIN,
 )
 from custom_components.printernizer_stats.storage import STORAGE_KEY
@@ -47,6 +52,25 @@ from simulator.stats_service import StatsServiceEmulator
 ENTRY_ID = "01JPRINTERNIZERSTATSENTRY0"
 API_KEY = "test-key"
 CONSENT_DAY = "2026-11-02"
+FIXTURES = Path(__file__).parent / "fixtures"
+# Within one run the trusted clock holds back steps larger than this (clock.py):
+# tests move time in steps no larger, as a running Home Assistant does.
+MAX_TICK = timedelta(hours=6)
+
+
+def load_fixture(name: str) -> Any:
+    """A recorded response of the real Printernizer 2.42.0 (tests/fixtures/printernizer)."""
+    return json.loads((FIXTURES / "printernizer" / name).read_text(encoding="utf-8"))
+
+
+def load_schema() -> dict[str, Any]:
+    """The real statistics service's request schema (tests/fixtures/contract)."""
+    schema: dict[str, Any] = json.loads(
+        (FIXTURES / "contract" / "aggregation-submit.schema.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    return schema
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +84,7 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
-async def _serve(app: web.Application) -> TestServer:
+async def serve(app: web.Application) -> TestServer:
     """Start an aiohttp app on 127.0.0.1 (never anywhere else).
 
     Home Assistant's test plugin blocks sockets; `socket_enabled` lifts that,
@@ -73,8 +97,8 @@ async def _serve(app: web.Application) -> TestServer:
 
 @pytest.fixture
 def printernizer() -> PrinternizerSimulator:
-    """A Printernizer with four printers and some history, controllable by tests."""
-    return PrinternizerSimulator(seed=1, printers=4, initial_jobs=3, initial_files=2)
+    """A Printernizer with three printers (one of each type), controllable by tests."""
+    return PrinternizerSimulator(seed=1, printers=3)
 
 
 @pytest.fixture
@@ -82,7 +106,7 @@ async def printernizer_url(
     printernizer: PrinternizerSimulator, socket_enabled: None
 ) -> AsyncIterator[str]:
     """The simulator, served over real HTTP on loopback."""
-    server = await _serve(create_app(printernizer))
+    server = await serve(create_app(printernizer))
     yield str(server.make_url("")).rstrip("/")
     await server.close()
 
@@ -98,7 +122,7 @@ async def stats_endpoint(
     stats_service: StatsServiceEmulator, socket_enabled: None
 ) -> AsyncIterator[str]:
     """The emulator's submit URL on loopback."""
-    server = await _serve(stats_service.app)
+    server = await serve(stats_service.app)
     yield str(server.make_url("/submit"))
     await server.close()
 
@@ -112,6 +136,7 @@ def entry_options(stats_endpoint: str) -> dict[str, Any]:
         CONF_CONSENT_DAY: None,
         CONF_ENDPOINT: stats_endpoint,
         CONF_API_KEY: API_KEY,
+        CONF_CREDENTIALS_GENERATION: 0,
     }
 
 
@@ -126,35 +151,48 @@ def opted_in_options(entry_options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def make_entry(url: str, options: dict[str, Any], **data: Any) -> MockConfigEntry:
+    """A config entry pointing at a Printernizer."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Printernizer Usage Statistics",
+        data={CONF_URL: url, **data},
+        options=options,
+        entry_id=ENTRY_ID,
+    )
+
+
 @pytest.fixture
 def mock_config_entry(
     printernizer_url: str, entry_options: dict[str, Any]
 ) -> MockConfigEntry:
-    """A config entry pointing at the simulator."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title="Printernizer Usage Statistics",
-        data={CONF_URL: printernizer_url},
-        options=entry_options,
-        entry_id=ENTRY_ID,
-    )
+    """A config entry pointing at the simulator, not sharing."""
+    return make_entry(printernizer_url, entry_options)
 
 
-async def setup_entry(
-    hass: HomeAssistant, printernizer_url: str, options: dict[str, Any]
-) -> MockConfigEntry:
-    """Set up an entry pointing at the simulator with these options."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Printernizer Usage Statistics",
-        data={CONF_URL: printernizer_url},
-        options=options,
-        entry_id=ENTRY_ID,
-    )
-    entry.add_to_hass(hass)
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add the entry (once) and set it up."""
+    if entry.entry_id not in {e.entry_id for e in hass.config_entries.async_entries()}:
+        entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     return entry
+
+
+async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Unload and set up again; storage carries over as after an HA restart."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """The integration, set up and loaded."""
+    return await setup_entry(hass, mock_config_entry)
 
 
 @pytest.fixture
@@ -176,28 +214,21 @@ def store_writes() -> Iterator[list[dict[str, Any]]]:
         yield writes
 
 
-@pytest.fixture
-async def init_integration(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry
-) -> MockConfigEntry:
-    """The integration, set up and loaded."""
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    return mock_config_entry
-
-
 async def advance(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: timedelta
 ) -> None:
-    """Move time, fire due timers, and wait for what they started.
+    """Move time in steps of at most MAX_TICK, firing due timers and waiting for their work.
 
-    Polls run as background tasks that talk to real servers on loopback, so
-    background tasks are waited for too.
+    Timers that the fired work sets for a moment already passed within the
+    step fire too (at the step's end), as they would have in real time.
     """
-    freezer.tick(delta)
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    while delta > timedelta(0):
+        step = min(delta, MAX_TICK)
+        delta -= step
+        freezer.tick(step)
+        for _ in range(3):
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:

@@ -14,109 +14,151 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
-from syrupy.matchers import path_type
 
 from custom_components.printernizer_stats.const import (
+    CONF_API_KEY,
+    CONF_ENDPOINT,
+    DEFAULT_ENDPOINT,
     DOMAIN,
+    ENV_ENDPOINT,
     EVENT_PRINTERNIZER_STATS,
+    SERVICE_DELETE_ALL,
     SERVICE_SUBMIT_NOW,
 )
+from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import API_KEY
+from .conftest import API_KEY, make_entry, setup_entry
 
-pytestmark = pytest.mark.freeze_time("2026-11-27 12:00:00+00:00")
+pytestmark = pytest.mark.freeze_time("2026-11-04 10:00:00+00:00")
+
+SELF_HOSTED = "https://stats.printshop-jane.example/api/submit"
 
 
-@pytest.fixture
-def mock_config_entry(
-    mock_config_entry: MockConfigEntry, opted_in_options: dict[str, Any]
+async def _opted_in_with_pending_report(
+    hass: HomeAssistant,
+    printernizer_url: str,
+    opted_in_options: dict[str, Any],
+    stats_service: StatsServiceEmulator,
 ) -> MockConfigEntry:
-    """The entry of a user who opted in (so there is an installation id)."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=mock_config_entry.title,
-        data=dict(mock_config_entry.data),
-        options=opted_in_options,
-        entry_id=mock_config_entry.entry_id,
-    )
-
-
-async def _record_and_fail_submission(
-    hass: HomeAssistant, stats_service: StatsServiceEmulator, status: int
-) -> None:
-    """Record a few events (some refused), then have a submission fail."""
+    """Opt in, record events (some refused), and have a submission fail."""
+    entry = await setup_entry(hass, make_entry(printernizer_url, opted_in_options))
     for event_type, metadata in (
         ("job_completed", {"printer_type": "prusa_core", "duration_minutes": 42}),
-        ("job_completed", {"printer_type": "bambu_lab", "customer_name": "Alice"}),
+        ("job_completed", {"printer_type": "bambu_lab", "customer_name": "Jane Doe"}),
         ("file_downloaded", {"printer_type": "octoprint", "size_bytes": 2048}),
-        ("made_up_event", {}),
+        ("Jane Doe's event", {}),
     ):
         hass.bus.async_fire(
-            EVENT_PRINTERNIZER_STATS,
-            {"event_type": event_type, "metadata": metadata},
+            EVENT_PRINTERNIZER_STATS, {"event_type": event_type, "metadata": metadata}
         )
     await hass.async_block_till_done()
-    stats_service.fail_next(status, retry_after="3600")
+    stats_service.fail_next(503)
     with pytest.raises(HomeAssistantError):
         await hass.services.async_call(
             DOMAIN, SERVICE_SUBMIT_NOW, blocking=True, return_response=True
         )
+    return entry
 
 
 async def test_entry_diagnostics(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    init_integration: MockConfigEntry,
+    printernizer_url: str,
+    opted_in_options: dict[str, Any],
     stats_service: StatsServiceEmulator,
     snapshot: SnapshotAssertion,
 ) -> None:
     """Diagnostics show storage, refusals, the pending report and the next report."""
-    await _record_and_fail_submission(hass, stats_service, 429)
-
-    diagnostics = await get_diagnostics_for_config_entry(
-        hass, hass_client, init_integration
+    entry = await _opted_in_with_pending_report(
+        hass, printernizer_url, opted_in_options, stats_service
     )
 
-    assert diagnostics["rejected_events"]
-    assert diagnostics["storage"]["days"] == 1
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    assert diagnostics["entry"]["options"][CONF_ENDPOINT] == {
+        "scheme": "http",
+        "is_default": False,
+    }
     assert diagnostics["submission"]["pending"]["attempts"] == 1
-    assert diagnostics["submission"]["state"] == "retrying"
-    assert diagnostics["next_report"]["period"]["duration_days"] == 25
-    assert diagnostics == snapshot(
-        matcher=path_type({"entry.options.endpoint": (str,)})
-    )
+    assert diagnostics == snapshot
 
 
-@pytest.mark.parametrize("status", [401, 429])
+@pytest.mark.parametrize("delete", [False, True])
 async def test_entry_diagnostics_redacted(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    init_integration: MockConfigEntry,
+    hass_storage: dict[str, Any],
     printernizer_url: str,
+    opted_in_options: dict[str, Any],
     stats_service: StatsServiceEmulator,
-    status: int,
+    delete: bool,
 ) -> None:
     """No identifier, key or address reaches the diagnostics."""
-    await _record_and_fail_submission(hass, stats_service, status)
-    data = init_integration.runtime_data
-    pending = data.submission.pending
-    assert pending is not None
+    entry = await _opted_in_with_pending_report(
+        hass, printernizer_url, opted_in_options, stats_service
+    )
+    if delete:
+        stats_service.down = True
+        await hass.services.async_call(
+            DOMAIN, SERVICE_DELETE_ALL, blocking=True, return_response=True
+        )
+    delivery = hass_storage[STORAGE_KEY]["data"]["delivery"]
     secrets = {
-        "installation id": data.storage.data.installation_id,
-        "idempotency key": pending.idempotency_key,
-        "API key": API_KEY,
+        "installation id": delivery["installation_id"],
         "Printernizer URL": printernizer_url,
         "Printernizer address": printernizer_url.removeprefix("http://"),
+        "API key": API_KEY,
+        "endpoint": entry.options[CONF_ENDPOINT],
     }
-    if status == 401:
-        secrets["credentials hash"] = data.storage.data.submission["failed_with"]
-
-    text = json.dumps(
-        await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
-    )
-
+    for index, sid in enumerate(entry.data["service_ids"]):
+        secrets[f"service id {index}"] = sid
+    if delete:
+        assert delivery["pending"] is None
+        assert [e["installation_id"] for e in delivery["erasures"]] == list(
+            entry.data["service_ids"]
+        )
+    else:
+        secrets["idempotency key"] = delivery["pending"]["idempotency_key"]
     assert all(secrets.values())
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diagnostics)
+
     assert [name for name, value in secrets.items() if value in text] == []
-    assert "customer_name" not in text
-    assert "Alice" not in text
+    for text_seen in ("127.0.0.1", "customer_name", "Jane"):
+        assert text_seen not in text
+    assert diagnostics["entry"]["data"]["service_ids"] == "**REDACTED**"
+    assert diagnostics["entry"]["options"][CONF_API_KEY] == "**REDACTED**"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        (SELF_HOSTED, {"scheme": "https", "is_default": False}),
+        (DEFAULT_ENDPOINT, {"scheme": "https", "is_default": True}),
+        (None, {"scheme": "https", "is_default": True}),
+    ],
+)
+async def test_entry_diagnostics_endpoint(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    monkeypatch: pytest.MonkeyPatch,
+    printernizer_url: str,
+    entry_options: dict[str, Any],
+    endpoint: str | None,
+    expected: dict[str, Any],
+) -> None:
+    """Only the scheme and whether it is the default are shown, never the host."""
+    monkeypatch.delenv(ENV_ENDPOINT, raising=False)
+    options = {**entry_options, CONF_ENDPOINT: endpoint}
+    if endpoint is None:
+        del options[CONF_ENDPOINT]
+    entry = await setup_entry(hass, make_entry(printernizer_url, options))
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+
+    assert diagnostics["entry"]["options"][CONF_ENDPOINT] == expected
+    text = json.dumps(diagnostics)
+    assert "printshop" not in text
+    assert "stats.printernizer.com" not in text

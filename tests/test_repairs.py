@@ -1,42 +1,43 @@
-"""Tests for the repair issues and their fix flows."""
+"""Tests for the repair issues and the re-consent fix flow."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from http import HTTPStatus
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, UnknownStep
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    CLIENT_ID,
-    MockConfigEntry,
-    MockUser,
-)
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.printernizer_stats.const import (
-    CONF_API_KEY,
+from custom_components.printernizer_stats.consent import (
     CONF_CONSENT_DAY,
     CONF_CONSENT_VERSION,
     CONF_SHARE,
     CONSENT_VERSION,
+)
+from custom_components.printernizer_stats.const import (
     DOMAIN,
+    ISSUE_ERASURE,
+    ISSUE_RECONSENT,
+    ISSUE_REJECTED,
     SERVICE_SUBMIT_NOW,
 )
 from custom_components.printernizer_stats.repairs import async_create_fix_flow
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, advance, setup_entry
+from .conftest import advance, make_entry, setup_entry
 
+pytestmark = pytest.mark.freeze_time("2026-11-04 10:00:00+00:00")
+
+TODAY = "2026-11-04"
 SHARING_STATUS = "sensor.printernizer_usage_statistics_sharing_status"
-NOW = "2026-11-27 12:00:00+00:00"
-TODAY = "2026-11-27"
 
 
 async def _setup(
@@ -44,50 +45,14 @@ async def _setup(
 ) -> MockConfigEntry:
     """Set up the repairs component and an entry with these options."""
     assert await async_setup_component(hass, "repairs", {})
-    return await setup_entry(hass, printernizer_url, options)
+    return await setup_entry(hass, make_entry(printernizer_url, options))
 
 
-async def _fix(
-    hass: HomeAssistant,
-    hass_client: ClientSessionGenerator,
-    hass_admin_user: MockUser,
-    issue_id: str,
-    user_input: dict[str, Any],
-) -> dict[str, Any]:
-    """Run a fix flow through the repairs HTTP API as an admin; return its form.
-
-    The token is made now because the tests move the clock past the lifetime
-    of the fixture's token.
-    """
-    refresh_token = await hass.auth.async_create_refresh_token(
-        hass_admin_user, CLIENT_ID
-    )
-    client = await hass_client(hass.auth.async_create_access_token(refresh_token))
-    response = await client.post(
-        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
-    )
-    assert response.status == HTTPStatus.OK
-    form = await response.json()
-    assert form["type"] == "form"
-    assert form["step_id"] == "init"
-
-    response = await client.post(
-        f"/api/repairs/issues/fix/{form['flow_id']}", json=user_input
-    )
-    assert response.status == HTTPStatus.OK
-    result = await response.json()
-    assert result["type"] == "create_entry"
-    await hass.async_block_till_done(wait_background_tasks=True)
-    return dict(form)
-
-
-async def _submit_now(hass: HomeAssistant) -> dict[str, Any]:
+async def _submit_now(hass: HomeAssistant) -> None:
     """Call the submit_now action."""
-    response = await hass.services.async_call(
+    await hass.services.async_call(
         DOMAIN, SERVICE_SUBMIT_NOW, blocking=True, return_response=True
     )
-    assert response is not None
-    return dict(response)
 
 
 @pytest.mark.parametrize(
@@ -99,9 +64,6 @@ async def _submit_now(hass: HomeAssistant) -> dict[str, Any]:
 )
 async def test_reconsent_fix_flow(
     hass: HomeAssistant,
-    hass_client: ClientSessionGenerator,
-    hass_admin_user: MockUser,
-    freezer: FrozenDateTimeFactory,
     printernizer_url: str,
     opted_in_options: dict[str, Any],
     stats_service: StatsServiceEmulator,
@@ -110,83 +72,54 @@ async def test_reconsent_fix_flow(
     consent_version: int | None,
     consent_day: str | None,
 ) -> None:
-    """An outdated consent pauses sharing until the user answers the disclosure again."""
-    freezer.move_to(NOW)
+    """An outdated consent pauses sharing until the user answers the new disclosure."""
     entry = await _setup(
         hass,
         printernizer_url,
         {**opted_in_options, CONF_CONSENT_VERSION: CONSENT_VERSION - 1},
     )
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, "reconsent_required")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_RECONSENT)
     assert issue is not None
     assert issue.is_fixable
+    assert issue.severity is ir.IssueSeverity.WARNING
     assert hass.states.get(SHARING_STATUS).state == "paused"
     with pytest.raises(ServiceValidationError):
         await _submit_now(hass)
-    await advance(hass, freezer, timedelta(hours=1))
     assert stats_service.log == []
 
-    form = await _fix(
-        hass, hass_client, hass_admin_user, "reconsent_required", {CONF_SHARE: share}
-    )
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, data={"issue_id": ISSUE_RECONSENT})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    marker = next(iter(result["data_schema"].schema))
+    assert marker == CONF_SHARE
+    assert marker.default() is False
+    assert entry.options[CONF_CONSENT_VERSION] == CONSENT_VERSION - 1
 
-    assert form["data_schema"][0]["name"] == CONF_SHARE
-    assert form["data_schema"][0]["default"] is False
+    result = await manager.async_configure(result["flow_id"], {CONF_SHARE: share})
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.state is ConfigEntryState.LOADED
     assert entry.options[CONF_SHARE] is share
     assert entry.options[CONF_CONSENT_VERSION] == consent_version
     assert entry.options[CONF_CONSENT_DAY] == consent_day
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "reconsent_required") is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_RECONSENT) is None
     assert hass.states.get(SHARING_STATUS).state == status
 
 
-async def test_api_key_fix_flow(
-    hass: HomeAssistant,
-    hass_client: ClientSessionGenerator,
-    hass_admin_user: MockUser,
-    freezer: FrozenDateTimeFactory,
-    printernizer_url: str,
-    opted_in_options: dict[str, Any],
-    stats_service: StatsServiceEmulator,
+async def test_no_reconsent_issue_when_current(
+    hass: HomeAssistant, printernizer_url: str, opted_in_options: dict[str, Any]
 ) -> None:
-    """A refused key stops submissions until a new one is entered in the repair."""
-    freezer.move_to(NOW)
-    stats_service.api_keys = {"other-key"}
-    entry = await _setup(hass, printernizer_url, opted_in_options)
-    with pytest.raises(HomeAssistantError):
-        await _submit_now(hass)
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, "api_key_rejected")
-    assert issue is not None
-    assert issue.is_fixable
-    assert issue.severity is ir.IssueSeverity.ERROR
-    runtime_data = entry.runtime_data
-    assert runtime_data.submission.sharing_status == "failing"
+    """A current consent, or none at all, raises no re-consent issue."""
+    await _setup(hass, printernizer_url, opted_in_options)
 
-    form = await _fix(
-        hass,
-        hass_client,
-        hass_admin_user,
-        "api_key_rejected",
-        {CONF_API_KEY: " other-key "},
-    )
-
-    assert form["data_schema"][0]["name"] == CONF_API_KEY
-    assert form["data_schema"][0]["required"] is True
-    assert entry.options == {**opted_in_options, CONF_API_KEY: "other-key"}
-    assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data is not runtime_data
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "api_key_rejected") is None
-    assert hass.states.get(SHARING_STATUS).state == "opted_in"
-    assert stats_service.accepted == []
-
-    freezer.tick(timedelta(hours=1))
-    assert await _submit_now(hass) == {
-        "submitted": True,
-        "next_allowed": None,
-        "last_submission": "2026-11-27T13:00:00+00:00",
-    }
-    assert len(stats_service.accepted) == 1
-    assert stats_service.accepted[0]["period"]["start"].startswith(CONSENT_DAY)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_RECONSENT) is None
+    with pytest.raises(UnknownStep):
+        await repairs_flow_manager(hass).async_init(
+            DOMAIN, data={"issue_id": ISSUE_RECONSENT}
+        )
 
 
 async def test_report_rejected_issue(
@@ -196,60 +129,67 @@ async def test_report_rejected_issue(
     opted_in_options: dict[str, Any],
     stats_service: StatsServiceEmulator,
 ) -> None:
-    """A report the service refuses raises an issue and is not sent again."""
-    freezer.move_to(NOW)
-    entry = await _setup(hass, printernizer_url, opted_in_options)
-    assert ir.async_get(hass).async_get_issue(DOMAIN, "report_rejected") is None
+    """A report the service refuses raises an issue that only explains; it is not resent."""
+    await _setup(hass, printernizer_url, opted_in_options)
     stats_service.fail_next(422)
 
     with pytest.raises(HomeAssistantError):
         await _submit_now(hass)
 
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, "report_rejected")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_REJECTED)
     assert issue is not None
     assert not issue.is_fixable
-    assert issue.translation_placeholders == {"status": "422"}
-    assert entry.runtime_data.submission.sharing_status == "failing"
-    assert entry.runtime_data.submission.pending is None
-    await advance(hass, freezer, timedelta(days=2))
+    assert issue.translation_key == ISSUE_REJECTED
+    with pytest.raises(UnknownStep):
+        await repairs_flow_manager(hass).async_init(
+            DOMAIN, data={"issue_id": ISSUE_REJECTED}
+        )
+    await advance(hass, freezer, timedelta(days=1))
     assert [status for _, _, status in stats_service.log] == [422]
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        ["not", "an", "object"],
-        {"installation": "not an object"},
-        {"installation": {"id": 7}},
-    ],
-)
-async def test_storage_recovered_issue(
+async def test_erasure_failing_issue(
     hass: HomeAssistant,
-    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
     printernizer_url: str,
-    entry_options: dict[str, Any],
-    data: object,
+    opted_in_options: dict[str, Any],
+    stats_service: StatsServiceEmulator,
 ) -> None:
-    """An unreadable statistics file does not stop setup and raises an issue."""
-    hass_storage[DOMAIN] = {
-        "version": 2,
-        "minor_version": 1,
-        "key": DOMAIN,
-        "data": data,
-    }
+    """An erasure the service keeps failing is explained after three attempts, then cleared."""
+    entry = await _setup(hass, printernizer_url, opted_in_options)
+    await _submit_now(hass)
+    stats_service.down = True
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            **opted_in_options,
+            CONF_SHARE: False,
+            CONF_CONSENT_VERSION: None,
+            CONF_CONSENT_DAY: None,
+        },
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
 
-    entry = await _setup(hass, printernizer_url, entry_options)
+    for _ in range(16):
+        await advance(hass, freezer, timedelta(minutes=30))
 
-    assert entry.state is ConfigEntryState.LOADED
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, "storage_recovered")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ERASURE)
     assert issue is not None
     assert not issue.is_fixable
-    assert issue.translation_key == "storage_recovered"
-    assert set(issue.translation_placeholders or {}) == {"path"}
-    assert hass.states.get(SHARING_STATUS).state == "opted_out"
+    assert issue.translation_placeholders == {"count": "1"}
+    assert stats_service.deleted_ids == []
+
+    stats_service.down = False
+    for _ in range(12):
+        await advance(hass, freezer, timedelta(hours=1))
+    assert len(stats_service.deleted_ids) == 1
+    assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ERASURE) is None
 
 
-async def test_no_fix_flow_for_other_issues(hass: HomeAssistant) -> None:
-    """Only the two fixable issues have a fix flow."""
-    with pytest.raises(ValueError, match="storage_recovered"):
-        await async_create_fix_flow(hass, "storage_recovered", None)
+@pytest.mark.parametrize(
+    "issue_id", [ISSUE_REJECTED, ISSUE_ERASURE, "storage_recovered"]
+)
+async def test_no_fix_flow_for_other_issues(hass: HomeAssistant, issue_id: str) -> None:
+    """Only the re-consent issue has a fix flow."""
+    with pytest.raises(ValueError, match=issue_id):
+        await async_create_fix_flow(hass, issue_id, None)

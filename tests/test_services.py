@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 import json
 from pathlib import Path
 import stat
 from typing import Any
 from unittest.mock import patch
-import uuid
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.const import EVENT_CALL_SERVICE
+from homeassistant.core import Context, Event, HomeAssistant, callback
 from homeassistant.exceptions import (
     HomeAssistantError,
     ServiceValidationError,
@@ -22,7 +23,6 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from syrupy.assertion import SnapshotAssertion
-from syrupy.filters import props
 
 from custom_components.printernizer_stats.const import (
     DOMAIN,
@@ -33,18 +33,19 @@ from custom_components.printernizer_stats.const import (
     SERVICE_RECORD_EVENT,
     SERVICE_SUBMIT_NOW,
 )
-from custom_components.printernizer_stats.coordinator import (
-    PrinternizerStatsRuntimeData,
+from custom_components.printernizer_stats.errors import (
+    PrinternizerStatsError,
+    StorageUnwritableError,
 )
+from custom_components.printernizer_stats.vocabulary import EVENT_TYPES
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, advance, setup_entry
+from .conftest import API_KEY, advance, make_entry, setup_entry
 
-# Wednesday noon in the test time zone (US/Pacific), nine days after CONSENT_DAY.
-NOW = "2026-11-11T20:00:00+00:00"
-CONSENT_NOON = f"{CONSENT_DAY}T20:00:00+00:00"
-TODAY = "2026-11-11"
+NOW = "2026-11-04T10:00:00+00:00"
+TODAY = "2026-11-04"
 JOBS_COMPLETED = "sensor.printernizer_usage_statistics_jobs_completed"
+SUBMISSION = "custom_components.printernizer_stats.submission.SubmissionManager"
 
 pytestmark = pytest.mark.freeze_time(NOW)
 
@@ -52,230 +53,306 @@ pytestmark = pytest.mark.freeze_time(NOW)
 async def _call(
     hass: HomeAssistant,
     service: str,
-    data: dict[str, Any] | None = None,
+    data: Any = None,
     *,
-    context: Context | None = None,
-    return_response: bool = True,
+    user: MockUser | None = None,
+    user_id: str | None = None,
 ) -> Any:
-    """Call one of our actions and wait for it."""
+    """Call one of our actions (with a response, where it has one) and wait for it."""
+    if user is not None:
+        user_id = user.id
     return await hass.services.async_call(
         DOMAIN,
         service,
-        data or {},
+        data if data is not None else {},
         blocking=True,
-        context=context,
-        return_response=return_response,
+        context=Context(user_id=user_id),
+        return_response=service != SERVICE_RECORD_EVENT,
     )
 
 
-def _runtime(entry: MockConfigEntry) -> PrinternizerStatsRuntimeData:
-    """The loaded entry's runtime data."""
-    data: PrinternizerStatsRuntimeData = entry.runtime_data
-    return data
+@pytest.fixture
+def service_calls(hass: HomeAssistant) -> list[Event]:
+    """Every call_service event fired (what the recorder would store)."""
+    calls: list[Event] = []
+
+    @callback
+    def _listener(event: Event) -> None:
+        if event.data["domain"] == DOMAIN:
+            calls.append(event)
+
+    hass.bus.async_listen(EVENT_CALL_SERVICE, _listener)
+    return calls
 
 
-def _assert_nothing_stored(entry: MockConfigEntry) -> None:
-    """No counter, total or rejection exists."""
-    counters = _runtime(entry).storage.data.counters
-    assert counters.days == {}
-    assert counters.totals == {}
-    assert counters.rejected == {}
+@pytest.fixture
+async def opted_in(
+    hass: HomeAssistant, printernizer_url: str, opted_in_options: dict[str, Any]
+) -> MockConfigEntry:
+    """An entry of a user who opted in two days ago, set up."""
+    return await setup_entry(hass, make_entry(printernizer_url, opted_in_options))
+
+
+def _keys(value: Any) -> Iterator[str]:
+    """Every mapping key in a nested response."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
 
 
 async def test_record_event(
-    hass: HomeAssistant, init_integration: MockConfigEntry
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    init_integration: MockConfigEntry,
+    service_calls: list[Event],
 ) -> None:
-    """A valid event is counted with its coarsened metadata and shown at once."""
-    response = await _call(
+    """Valid input, numbers or range labels, is counted under our own words."""
+    await _call(
         hass,
         SERVICE_RECORD_EVENT,
         {
             "event_type": "job_completed",
-            "metadata": {"printer_type": "bambu_lab", "duration_minutes": 95},
+            "metadata": {"printer_type": "Bambu_Lab ", "duration_minutes": 95},
         },
-        return_response=False,
     )
-    await hass.async_block_till_done()
+    await _call(
+        hass,
+        SERVICE_RECORD_EVENT,
+        {
+            "event_type": "job_completed",
+            "metadata": {"printer_type": "prusa_core", "duration_minutes": "1-3h"},
+        },
+    )
+    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "file_downloaded"})
+    await advance(hass, freezer, timedelta(seconds=1))
+    assert len(service_calls) == 3
 
-    assert response is None
-    counters = _runtime(init_integration).storage.data.counters
-    assert counters.days == {
+    export = await _call(hass, SERVICE_EXPORT)
+    assert export["counters_by_day"] == {
         TODAY: {
-            "job_completed": 1,
-            "job_completed/printer_type=bambu_lab": 1,
-            "job_completed/duration_minutes=1-3h": 1,
+            "file_downloaded": {"count": 1, "metadata": {}},
+            "job_completed": {
+                "count": 2,
+                "metadata": {
+                    "duration_minutes": {"1-3h": 2},
+                    "printer_type": {"bambu_lab": 1, "prusa_core": 1},
+                },
+            },
         }
     }
-    assert counters.totals == {"job_completed": 1}
-    state = hass.states.get(JOBS_COMPLETED)
-    assert state is not None
-    assert state.state == "1"
+    assert export["totals"] == {"file_downloaded": 1, "job_completed": 2}
+    assert export["rejected_events"] == {}
+    assert hass.states.get(JOBS_COMPLETED).state == "2"
 
 
 @pytest.mark.parametrize(
-    ("event_type", "metadata", "translation_key", "placeholders"),
+    ("data", "translation_key", "placeholders"),
     [
-        ("print_started", None, "unknown_event_type", None),
         (
-            "job_completed",
-            {"printer_type": "bambu_lab", "customer_name": "Anna Mueller"},
-            "unknown_key",
-            {"key": "customer_name", "event_type": "job_completed"},
+            {"event_type": "Jane Doe's print"},
+            "unknown_event_type",
+            {"event_types": ", ".join(EVENT_TYPES)},
         ),
         (
-            "job_completed",
-            {"anna@example.com": "x"},
-            "unknown_key",
-            {"key": "<unnamed key>", "event_type": "job_completed"},
+            {"event_type": "job_completed", "customer": "Jane Doe"},
+            "invalid_fields",
+            {"fields": "event_type, metadata"},
         ),
         (
-            "job_failed",
-            {"printer_type": "bambu_lab", "duration_minutes": -5},
+            {"event_type": "job_completed", "metadata": "Jane Doe"},
+            "invalid_metadata",
+            None,
+        ),
+        (
+            {"event_type": "job_completed", "metadata": ["Jane", "Doe"]},
+            "invalid_metadata",
+            None,
+        ),
+        (
+            {
+                "event_type": "feature_enabled",
+                "metadata": {f"Jane Doe {index}": True for index in range(17)},
+            },
+            "too_many_keys",
+            {"max": "16"},
+        ),
+        (
+            {
+                "event_type": "job_completed",
+                "metadata": {"printer_type": "bambu_lab", "jane.doe@example.com": 1},
+            },
+            "unknown_key",
+            {
+                "position": "2",
+                "total": "2",
+                "event_type": "job_completed",
+                "allowed": "printer_type, duration_minutes",
+            },
+        ),
+        (
+            {"event_type": "app_shutdown", "metadata": {"Jane Doe": "x"}},
+            "unknown_key",
+            {
+                "position": "1",
+                "total": "1",
+                "event_type": "app_shutdown",
+                "allowed": "uptime_hours",
+            },
+        ),
+        (
+            {"event_type": "app_start", "metadata": {"Jane Doe": "x"}},
+            "unknown_key",
+            {
+                "position": "1",
+                "total": "1",
+                "event_type": "app_start",
+                "allowed": "app_version, deployment_mode, library_enabled, "
+                "timelapse_enabled, auto_download_enabled",
+            },
+        ),
+        (
+            {
+                "event_type": "error_occurred",
+                "metadata": {"component": "api", "error_type": "JaneDoeError"},
+            },
             "invalid_value",
-            {"key": "duration_minutes", "event_type": "job_failed"},
+            {"key": "error_type", "event_type": "error_occurred"},
         ),
         (
-            "job_created",
-            {"printer_type": "Anna's Bambu"},
+            {"event_type": "job_created", "metadata": {"printer_type": "Jane's Bambu"}},
             "invalid_value",
             {"key": "printer_type", "event_type": "job_created"},
         ),
         (
-            "error_occurred",
-            {"component": "api", "error_type": "Printer1234Error"},
-            "sensitive_value",
-            {"key": "error_type", "event_type": "error_occurred"},
+            {"event_type": "job_failed", "metadata": {"duration_minutes": -5}},
+            "invalid_value",
+            {"key": "duration_minutes", "event_type": "job_failed"},
         ),
         (
-            "feature_enabled",
-            {f"key_{index}": True for index in range(17)},
-            "too_many_keys",
-            None,
+            {"event_type": "feature_enabled", "metadata": {"feature": "yes"}},
+            "invalid_value",
+            {"key": "feature", "event_type": "feature_enabled"},
         ),
     ],
 )
 async def test_record_event_refused(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
-    event_type: str,
-    metadata: dict[str, Any] | None,
+    service_calls: list[Event],
+    data: dict[str, Any],
     translation_key: str,
     placeholders: dict[str, str] | None,
 ) -> None:
-    """Any bad part refuses the whole call with an error naming the key; nothing is stored."""
-    data: dict[str, Any] = {"event_type": event_type}
-    if metadata is not None:
-        data["metadata"] = metadata
-
+    """Any bad part refuses the whole call before Home Assistant records it."""
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, SERVICE_RECORD_EVENT, data, return_response=False)
+        await _call(hass, SERVICE_RECORD_EVENT, data)
     await hass.async_block_till_done()
 
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == translation_key
     assert err.value.translation_placeholders == placeholders
-    _assert_nothing_stored(init_integration)
-    state = hass.states.get(JOBS_COMPLETED)
-    assert state is not None
-    assert state.state == "0"
+    message = str(err.value)
+    assert "nothing was recorded" in message
+    for text in ("Jane", "Doe", "jane"):
+        assert text not in message
+        assert text not in json.dumps(placeholders)
+    assert service_calls == []
+    export = await _call(hass, SERVICE_EXPORT)
+    assert export["counters_by_day"] == {}
+    assert export["totals"] == {}
+    assert export["rejected_events"] == {}
+    assert hass.states.get(JOBS_COMPLETED).state == "0"
 
 
-async def test_record_event_error_message(
+async def test_record_event_refuses_non_mapping(
+    hass: HomeAssistant, init_integration: MockConfigEntry, service_calls: list[Event]
+) -> None:
+    """Service data that is not a mapping is refused without repeating it."""
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, SERVICE_RECORD_EVENT, ["Jane Doe"])
+
+    assert err.value.translation_key == "invalid_metadata"
+    assert service_calls == []
+
+
+async def test_record_event_unknown_key_message(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
-    """The refusal's message names the key but never repeats the refused value."""
+    """An unknown key is named by its position, never by its text."""
     with pytest.raises(ServiceValidationError) as err:
         await _call(
             hass,
             SERVICE_RECORD_EVENT,
             {
-                "event_type": "error_occurred",
-                "metadata": {"error_type": "Anna1234Error"},
+                "event_type": "job_created",
+                "metadata": {"printer_type": "octoprint", "Jane Doe": 1, "x": 2},
             },
-            return_response=False,
         )
 
     message = str(err.value)
-    assert "error_type" in message
-    assert "nothing was recorded" in message
-    assert "Anna1234Error" not in message
+    assert "Metadata key 2 of 3 is not allowed for job_created" in message
+    assert "Allowed keys: printer_type" in message
+    assert "Jane" not in message
 
 
-async def _opted_in_history(
+@pytest.mark.usefixtures("init_integration")
+async def test_export(
     hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
+    stats_endpoint: str,
     printernizer_url: str,
-    opted_in_options: dict[str, Any],
-) -> MockConfigEntry:
-    """Opt in on CONSENT_DAY, record on several days, and let the first report go out."""
-    entry = await setup_entry(hass, printernizer_url, opted_in_options)
+    snapshot: SnapshotAssertion,
+) -> None:
+    """The export holds everything stored and the next report, never a key or address."""
     await _call(
         hass,
         SERVICE_RECORD_EVENT,
-        {
-            "event_type": "job_completed",
-            "metadata": {"printer_type": "prusa_core", "duration_minutes": 30},
-        },
-        return_response=False,
+        {"event_type": "job_completed", "metadata": {"printer_type": "octoprint"}},
     )
     hass.bus.async_fire(
         EVENT_PRINTERNIZER_STATS,
         {
-            "event_type": "file_downloaded",
-            "metadata": {"size_bytes": 2_500_000, "filename": "Anna_bracket.3mf"},
-        },
-    )
-    await advance(hass, freezer, timedelta(days=2))
-    await _call(
-        hass,
-        SERVICE_RECORD_EVENT,
-        {
             "event_type": "error_occurred",
-            "metadata": {"error_type": "TimeoutError", "component": "mqtt"},
+            "metadata": {"error_type": "JaneDoeError", "note": "Jane Doe"},
         },
-        return_response=False,
     )
-    hass.bus.async_fire(EVENT_PRINTERNIZER_STATS, {"event_type": "bogus"})
-    freezer.move_to("2026-11-11T19:59:59+00:00")
-    await advance(hass, freezer, timedelta(seconds=1))
-    return entry
-
-
-@pytest.mark.freeze_time(CONSENT_NOON)
-async def test_export(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    printernizer_url: str,
-    opted_in_options: dict[str, Any],
-    stats_service: StatsServiceEmulator,
-    snapshot: SnapshotAssertion,
-) -> None:
-    """The export holds everything stored, the consent, the history and the next report."""
-    entry = await _opted_in_history(hass, freezer, printernizer_url, opted_in_options)
-    assert len(stats_service.accepted) == 1
+    await hass.async_block_till_done()
 
     export = await _call(hass, SERVICE_EXPORT)
 
-    installation_id = _runtime(entry).storage.data.installation_id
-    assert installation_id is not None
-    assert uuid.UUID(installation_id).version == 4
-    assert export["installation"]["installation_id"] == installation_id
-    assert export["next_report"]["installation"]["installation_id"] == installation_id
+    assert export == snapshot
     assert export["next_report"] == (await _call(hass, SERVICE_PREVIEW))["report"]
-    assert export == snapshot(exclude=props("installation_id"))
+    text = json.dumps(export)
+    for secret in (API_KEY, stats_endpoint, printernizer_url, "127.0.0.1", "Jane"):
+        assert secret not in text
+    for key in _keys(export):
+        assert not any(
+            word in key.lower() for word in ("api_key", "endpoint", "hash", "url")
+        )
 
 
+@pytest.fixture
+def export_dirs(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """An allowlisted folder (www/ is allowlisted as well, as Home Assistant does)."""
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    hass.config.allowlist_external_dirs = {str(allowed), hass.config.path("www")}
+    return allowed
+
+
+@pytest.mark.usefixtures("init_integration")
 async def test_export_writes_private_file(
-    hass: HomeAssistant, init_integration: MockConfigEntry, tmp_path: Path
+    hass: HomeAssistant, export_dirs: Path, hass_admin_user: MockUser
 ) -> None:
-    """The export is also written as owner-only JSON, even over a readable old file."""
-    hass.config.allowlist_external_dirs = {str(tmp_path)}
-    target = tmp_path / "exports" / "printernizer.json"
-    target.parent.mkdir()
-    target.write_text("old")
-    target.chmod(0o644)
+    """An admin gets a new owner-only file (its folder made if needed)."""
+    target = export_dirs / "exports" / "printernizer.json"
 
-    export = await _call(hass, SERVICE_EXPORT, {"path": str(target)})
+    export = await _call(
+        hass, SERVICE_EXPORT, {"path": str(target)}, user=hass_admin_user
+    )
 
     assert export["written_to"] == str(target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -283,68 +360,44 @@ async def test_export_writes_private_file(
     assert written == {
         key: value for key, value in export.items() if key != "written_to"
     }
-    assert written["export_version"] == 1
 
 
-async def test_export_creates_folder(
-    hass: HomeAssistant, init_integration: MockConfigEntry, tmp_path: Path
+@pytest.mark.usefixtures("init_integration")
+async def test_export_never_overwrites(
+    hass: HomeAssistant, export_dirs: Path, hass_admin_user: MockUser
 ) -> None:
-    """A missing folder inside an allowed one is created."""
-    hass.config.allowlist_external_dirs = {str(tmp_path)}
-    target = tmp_path / "new" / "export.json"
+    """An existing file is refused and left exactly as it was."""
+    target = export_dirs / "printernizer.json"
+    target.write_text("mine", encoding="utf-8")
+    target.chmod(0o644)
 
-    await _call(hass, SERVICE_EXPORT, {"path": str(target)})
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, SERVICE_EXPORT, {"path": str(target)}, user=hass_admin_user)
 
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-
-
-async def test_export_write_failure_is_translated(
-    hass: HomeAssistant, init_integration: MockConfigEntry, tmp_path: Path
-) -> None:
-    """A disk error while writing the export is a translated error, not a traceback."""
-    hass.config.allowlist_external_dirs = {str(tmp_path)}
-    target = tmp_path / "export.json"
-    with (
-        patch(
-            "custom_components.printernizer_stats.services._write_private_json",
-            side_effect=OSError(28, "No space left on device"),
-        ),
-        pytest.raises(HomeAssistantError) as err,
-    ):
-        await _call(hass, SERVICE_EXPORT, {"path": str(target)})
-    assert err.value.translation_key == "export_write_failed"
-    assert err.value.translation_placeholders == {
-        "path": str(target),
-        "error": "No space left on device",
-    }
-    assert not target.exists()
+    assert err.value.translation_key == "path_exists"
+    assert err.value.translation_placeholders == {"path": str(target)}
+    assert target.read_text(encoding="utf-8") == "mine"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
 
 
+@pytest.mark.usefixtures("init_integration")
 @pytest.mark.parametrize(
-    "where",
-    ["outside", "traversal", "symlink", "www", "directory", "relative"],
+    "where", ["outside", "traversal", "symlink", "www", "directory", "relative"]
 )
 async def test_export_path_refused(
-    hass: HomeAssistant,
-    init_integration: MockConfigEntry,
-    tmp_path: Path,
-    where: str,
+    hass: HomeAssistant, export_dirs: Path, tmp_path: Path, where: str
 ) -> None:
     """Paths outside the allowlist, in www/ or naming a folder are refused; nothing is written."""
-    allowed = tmp_path / "allowed"
     outside = tmp_path / "outside"
-    allowed.mkdir()
     outside.mkdir()
-    (allowed / "link").symlink_to(outside)
+    (export_dirs / "link").symlink_to(outside)
     www = Path(hass.config.path("www"))
-    # Home Assistant allowlists www/ by default; it must still be refused.
-    hass.config.allowlist_external_dirs = {str(allowed), str(www)}
     path = {
         "outside": str(outside / "export.json"),
-        "traversal": f"{allowed}/../outside/export.json",
-        "symlink": str(allowed / "link" / "export.json"),
+        "traversal": f"{export_dirs}/../outside/export.json",
+        "symlink": str(export_dirs / "link" / "export.json"),
         "www": str(www / "export.json"),
-        "directory": str(allowed),
+        "directory": str(export_dirs),
         "relative": "printernizer_export.json",
     }[where]
 
@@ -355,113 +408,119 @@ async def test_export_path_refused(
     assert err.value.translation_key == "path_not_allowed"
     assert err.value.translation_placeholders == {"path": path}
     assert list(outside.iterdir()) == []
-    assert list(allowed.iterdir()) == [allowed / "link"]
+    assert list(export_dirs.iterdir()) == [export_dirs / "link"]
     assert not (www / "export.json").exists()
     assert not Path(hass.config.path("printernizer_export.json")).exists()
 
 
-async def test_preview_matches_export(
-    hass: HomeAssistant, init_integration: MockConfigEntry
+@pytest.mark.usefixtures("init_integration")
+async def test_export_write_failure(hass: HomeAssistant, export_dirs: Path) -> None:
+    """A disk error while writing is a translated error."""
+    target = export_dirs / "export.json"
+    with (
+        patch(
+            "custom_components.printernizer_stats.services._write_new_private_json",
+            side_effect=OSError(28, "No space left on device"),
+        ),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await _call(hass, SERVICE_EXPORT, {"path": str(target)})
+
+    assert err.value.translation_key == "export_write_failed"
+    assert err.value.translation_placeholders == {
+        "path": str(target),
+        "error": "No space left on device",
+    }
+    assert not target.exists()
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize("user_id", ["read_only", "no-such-user"])
+async def test_export_file_admin_only(
+    hass: HomeAssistant,
+    export_dirs: Path,
+    hass_read_only_user: MockUser,
+    user_id: str,
 ) -> None:
-    """Preview returns the export's next report and the sharing status."""
-    await _call(
-        hass,
-        SERVICE_RECORD_EVENT,
-        {"event_type": "job_completed"},
-        return_response=False,
-    )
+    """Only admins may write a file; anyone may read the response."""
+    user_id = hass_read_only_user.id if user_id == "read_only" else user_id
+    target = export_dirs / "export.json"
+
+    with pytest.raises(Unauthorized):
+        await _call(hass, SERVICE_EXPORT, {"path": str(target)}, user_id=user_id)
+
+    assert not target.exists()
+    if user_id == hass_read_only_user.id:
+        assert "next_report" in await _call(hass, SERVICE_EXPORT, user_id=user_id)
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_preview(hass: HomeAssistant) -> None:
+    """Preview is the export's next report; not sharing, it is what sharing from today would send."""
+    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
 
     preview = await _call(hass, SERVICE_PREVIEW)
-    export = await _call(hass, SERVICE_EXPORT)
 
     assert preview["sharing_status"] == "opted_out"
-    assert preview["report"] == export["next_report"]
-    # Not opted in: what a report would hold if sharing started today.
-    assert preview["report"]["usage_stats"]["job_count"] == 1
+    assert preview["report"] == (await _call(hass, SERVICE_EXPORT))["next_report"]
     assert preview["report"]["period"]["start"] == f"{TODAY}T00:00:00+00:00"
-    assert export["submission"]["pending"] is None
+    assert preview["report"]["usage_stats"]["job_count"] == 1
 
 
-async def test_preview_is_the_report_sent(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    printernizer_url: str,
-    opted_in_options: dict[str, Any],
-    stats_service: StatsServiceEmulator,
-) -> None:
-    """While a report is pending, preview and export show exactly what the retry sends."""
-    await setup_entry(hass, printernizer_url, opted_in_options)
-    await _call(
-        hass,
-        SERVICE_RECORD_EVENT,
-        {"event_type": "job_completed"},
-        return_response=False,
-    )
-    stats_service.fail_next(503)
-    with pytest.raises(HomeAssistantError) as err:
-        await _call(hass, SERVICE_SUBMIT_NOW)
-    assert err.value.translation_key == "submission_failed"
-
-    preview = await _call(hass, SERVICE_PREVIEW)
-    export = await _call(hass, SERVICE_EXPORT)
-    assert preview["sharing_status"] == "failing"
-    assert export["next_report"] == preview["report"]
-    pending = export["submission"]["pending"]
-    assert pending["period_start"] == CONSENT_DAY
-    assert pending["period_end"] == TODAY
-    assert pending["attempts"] == 1
-    next_attempt = dt_util.parse_datetime(pending["next_attempt"])
-    assert next_attempt is not None
-    assert next_attempt >= dt_util.utcnow() + timedelta(hours=1)
-
-    # An event recorded now does not change the frozen report.
-    await _call(
-        hass,
-        SERVICE_RECORD_EVENT,
-        {"event_type": "job_completed"},
-        return_response=False,
-    )
-    assert (await _call(hass, SERVICE_PREVIEW))["report"] == preview["report"]
-
-    await advance(hass, freezer, timedelta(days=2))
-    assert stats_service.accepted == [preview["report"]]
-
-
+@pytest.mark.usefixtures("opted_in")
 async def test_submit_now(
     hass: HomeAssistant,
-    printernizer_url: str,
-    opted_in_options: dict[str, Any],
     stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
-    """An admin sends the report now; a second request within the hour is deferred."""
-    await setup_entry(hass, printernizer_url, opted_in_options)
-    context = Context(user_id=hass_admin_user.id)
+    """An admin sends now; a second request within the hour is deferred, not sent."""
+    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
 
-    response = await _call(hass, SERVICE_SUBMIT_NOW, context=context)
+    response = await _call(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
 
-    assert response == {
-        "submitted": True,
-        "next_allowed": None,
-        "last_submission": NOW,
-    }
+    assert response == {"submitted": True, "next_allowed": None, "last_submission": NOW}
     assert len(stats_service.accepted) == 1
-    assert stats_service.accepted[0]["period"]["start"].startswith(CONSENT_DAY)
+    # Forced: the whole days since consent (the day after CONSENT_DAY), not today.
+    assert stats_service.accepted[0]["period"] == {
+        "start": "2026-11-03T00:00:00+00:00",
+        "end": "2026-11-04T00:00:00+00:00",
+        "duration_days": 1,
+    }
 
-    response = await _call(hass, SERVICE_SUBMIT_NOW, context=context)
+    response = await _call(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
 
     assert response == {
         "submitted": False,
-        "next_allowed": "2026-11-11T21:00:00+00:00",
+        "next_allowed": "2026-11-04T11:00:00+00:00",
         "last_submission": NOW,
     }
     assert len(stats_service.log) == 1
 
 
-async def test_submit_now_not_opted_in(
+@pytest.mark.usefixtures("opted_in")
+@pytest.mark.parametrize("service", [SERVICE_SUBMIT_NOW, SERVICE_DELETE_ALL])
+@pytest.mark.parametrize("user_id", ["read_only", "no-such-user"])
+async def test_admin_actions_refuse_non_admin(
     hass: HomeAssistant,
-    init_integration: MockConfigEntry,
     stats_service: StatsServiceEmulator,
+    hass_read_only_user: MockUser,
+    service: str,
+    user_id: str,
+) -> None:
+    """A non-admin or unknown user may neither send nor delete."""
+    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
+    user_id = hass_read_only_user.id if user_id == "read_only" else user_id
+
+    with pytest.raises(Unauthorized):
+        await _call(hass, service, user_id=user_id)
+
+    assert stats_service.log == []
+    assert (await _call(hass, SERVICE_EXPORT))["totals"] == {"job_completed": 1}
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_submit_now_not_opted_in(
+    hass: HomeAssistant, stats_service: StatsServiceEmulator
 ) -> None:
     """Without consent nothing is sent and the user is told why."""
     with pytest.raises(ServiceValidationError) as err:
@@ -471,81 +530,178 @@ async def test_submit_now_not_opted_in(
     assert stats_service.log == []
 
 
-@pytest.mark.parametrize("service", [SERVICE_SUBMIT_NOW, SERVICE_DELETE_ALL])
-async def test_admin_actions_refuse_non_admin(
+async def test_submit_now_nothing_to_submit(
     hass: HomeAssistant,
     printernizer_url: str,
     opted_in_options: dict[str, Any],
     stats_service: StatsServiceEmulator,
-    hass_read_only_user: MockUser,
-    service: str,
 ) -> None:
-    """A non-admin or unknown user may neither send nor delete."""
-    entry = await setup_entry(hass, printernizer_url, opted_in_options)
-    await _call(
+    """Consent given yesterday: today is the first day, and it is not over."""
+    await setup_entry(
         hass,
-        SERVICE_RECORD_EVENT,
-        {"event_type": "job_completed"},
-        return_response=False,
+        make_entry(printernizer_url, {**opted_in_options, "consent_day": "2026-11-03"}),
     )
-    installation_id = _runtime(entry).storage.data.installation_id
 
-    for user_id in (hass_read_only_user.id, "no-such-user"):
-        with pytest.raises(Unauthorized):
-            await _call(hass, service, context=Context(user_id=user_id))
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, SERVICE_SUBMIT_NOW)
 
+    assert err.value.translation_key == "nothing_to_submit"
     assert stats_service.log == []
-    stored = _runtime(entry).storage.data
-    assert stored.counters.totals == {"job_completed": 1}
-    assert stored.installation_id == installation_id
 
 
-@pytest.mark.freeze_time(CONSENT_NOON)
+@pytest.mark.usefixtures("opted_in")
+@pytest.mark.parametrize(
+    ("status", "translation_key", "message"),
+    [
+        (401, "submit_auth_failed", "refused the API key"),
+        (403, "submit_auth_failed", "refused the API key"),
+        (422, "submit_rejected", "rejected the report"),
+    ],
+)
+async def test_submit_now_refused(
+    hass: HomeAssistant,
+    stats_service: StatsServiceEmulator,
+    status: int,
+    translation_key: str,
+    message: str,
+) -> None:
+    """A refused key or report stops sending; the message does not promise a retry."""
+    stats_service.fail_next(status)
+
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, SERVICE_SUBMIT_NOW)
+
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == translation_key
+    assert err.value.translation_placeholders is None
+    assert message in str(err.value)
+    assert "not delivered" not in str(err.value)
+    assert "retried automatically" not in str(err.value)
+
+    with pytest.raises(HomeAssistantError) as again:
+        await _call(hass, SERVICE_SUBMIT_NOW)
+    assert again.value.translation_key == translation_key
+    assert [entry[2] for entry in stats_service.log] == [status]
+
+
+@pytest.mark.usefixtures("opted_in")
+async def test_submit_now_failed(
+    hass: HomeAssistant, stats_service: StatsServiceEmulator
+) -> None:
+    """A failed delivery says why and when it is retried."""
+    stats_service.fail_next(503)
+
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, SERVICE_SUBMIT_NOW)
+
+    assert not isinstance(err.value, ServiceValidationError)
+    assert err.value.translation_key == "submit_failed"
+    placeholders = err.value.translation_placeholders
+    assert placeholders["reason"] == "http_503"
+    retry_at = dt_util.parse_datetime(placeholders["retry_at"])
+    assert retry_at == dt_util.utcnow() + timedelta(hours=1)
+    message = str(err.value)
+    assert (
+        f"not delivered (http_503). It is retried automatically at {retry_at.isoformat()}"
+        in message
+    )
+    assert "API key" not in message
+    assert "rejected" not in message
+
+
+@pytest.mark.usefixtures("opted_in")
+@pytest.mark.parametrize(
+    ("error", "translation_key", "message"),
+    [
+        (StorageUnwritableError(), "storage_unwritable", "cannot be written"),
+        (PrinternizerStatsError("some_code"), None, "some_code"),
+    ],
+)
+async def test_submit_now_other_errors(
+    hass: HomeAssistant,
+    error: PrinternizerStatsError,
+    translation_key: str | None,
+    message: str,
+) -> None:
+    """Every domain error becomes a Home Assistant error."""
+    with (
+        patch(f"{SUBMISSION}.async_submit_now", side_effect=error),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await _call(hass, SERVICE_SUBMIT_NOW)
+
+    assert err.value.translation_key == translation_key
+    assert message in str(err.value)
+
+
 async def test_delete_all(
     hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    printernizer_url: str,
-    opted_in_options: dict[str, Any],
+    opted_in: MockConfigEntry,
     stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
     """Deleting wipes local data, rotates the id and erases what the service received."""
-    entry = await _opted_in_history(hass, freezer, printernizer_url, opted_in_options)
-    old_id = _runtime(entry).storage.data.installation_id
-    assert old_id is not None
+    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
+    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_created"})
+    await _call(hass, SERVICE_SUBMIT_NOW)
+    old_id = (await _call(hass, SERVICE_EXPORT))["submission"]["installation_id"]
     assert stats_service.submissions_for(old_id)
 
-    response = await _call(
-        hass, SERVICE_DELETE_ALL, context=Context(user_id=hass_admin_user.id)
-    )
+    response = await _call(hass, SERVICE_DELETE_ALL, user=hass_admin_user)
     await hass.async_block_till_done()
 
     assert response == {
-        "deleted": {"days": 2, "events": 3, "submissions": 1},
+        "deleted": {"days": 1, "events": 2, "submissions": 1},
         "service_erasure": "erased",
         "installation_id_rotated": True,
     }
+    assert stats_service.deleted_ids == [old_id]
     assert stats_service.submissions_for(old_id) == []
-    stored = _runtime(entry).storage.data
-    _assert_nothing_stored(entry)
-    assert stored.installation_id not in (None, old_id)
     export = await _call(hass, SERVICE_EXPORT)
+    assert export["counters_by_day"] == {}
+    assert export["totals"] == {}
+    assert export["submission"]["installation_id"] not in (None, old_id)
     assert export["submission"]["history"] == []
-    assert export["submission"]["last_success"] is None
-    state = hass.states.get(JOBS_COMPLETED)
-    assert state is not None
-    assert state.state == "0"
+    assert export["submission"]["service_ids"] == []
+    assert export["submission"]["erasures"] == []
+    assert hass.states.get(JOBS_COMPLETED).state == "0"
 
 
-async def test_delete_all_never_shared(
+async def test_delete_all_erasure_pending(
     hass: HomeAssistant,
-    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    opted_in: MockConfigEntry,
     stats_service: StatsServiceEmulator,
 ) -> None:
-    """Without an installation id the service is not contacted."""
-    await _call(
-        hass, SERVICE_RECORD_EVENT, {"event_type": "job_created"}, return_response=False
-    )
+    """While the service is down the id is kept and asked again later."""
+    await _call(hass, SERVICE_SUBMIT_NOW)
+    old_id = (await _call(hass, SERVICE_EXPORT))["submission"]["installation_id"]
+    stats_service.down = True
+
+    response = await _call(hass, SERVICE_DELETE_ALL)
+
+    assert response["service_erasure"] == "pending"
+    assert response["installation_id_rotated"] is True
+    submission = (await _call(hass, SERVICE_EXPORT))["submission"]
+    assert [e["installation_id"] for e in submission["erasures"]] == [old_id]
+    assert submission["installation_id"] != old_id
+    state = hass.states.get("sensor.printernizer_usage_statistics_sharing_status")
+    assert state.attributes["pending_erasures"] == 1
+    assert stats_service.deleted_ids == []
+
+    stats_service.down = False
+    await advance(hass, freezer, timedelta(hours=1, minutes=1))
+
+    assert stats_service.deleted_ids == [old_id]
+    assert (await _call(hass, SERVICE_EXPORT))["submission"]["erasures"] == []
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_delete_all_never_shared(
+    hass: HomeAssistant, stats_service: StatsServiceEmulator
+) -> None:
+    """Without an id ever sent the service is not contacted."""
+    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_created"})
 
     response = await _call(hass, SERVICE_DELETE_ALL)
 
@@ -555,45 +711,44 @@ async def test_delete_all_never_shared(
         "installation_id_rotated": False,
     }
     assert stats_service.log == []
-    _assert_nothing_stored(init_integration)
+    assert (await _call(hass, SERVICE_EXPORT))["totals"] == {}
 
 
 SERVICE_CALLS = [
-    (SERVICE_RECORD_EVENT, {"event_type": "job_completed"}, False),
-    (SERVICE_EXPORT, {}, True),
-    (SERVICE_PREVIEW, {}, True),
-    (SERVICE_SUBMIT_NOW, {}, True),
-    (SERVICE_DELETE_ALL, {}, True),
+    (SERVICE_RECORD_EVENT, {"event_type": "job_completed"}),
+    (SERVICE_EXPORT, {}),
+    (SERVICE_PREVIEW, {}),
+    (SERVICE_SUBMIT_NOW, {}),
+    (SERVICE_DELETE_ALL, {}),
 ]
 
 
-@pytest.mark.parametrize(("service", "data", "return_response"), SERVICE_CALLS)
+@pytest.mark.parametrize(("service", "data"), SERVICE_CALLS)
 async def test_actions_when_not_loaded(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     service: str,
     data: dict[str, Any],
-    return_response: bool,
 ) -> None:
     """Every action refuses clearly while the entry is unloaded."""
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, service, data, return_response=return_response)
+        await _call(hass, service, data)
 
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "not_loaded"
 
 
-@pytest.mark.parametrize(("service", "data", "return_response"), SERVICE_CALLS)
+@pytest.mark.parametrize(("service", "data"), SERVICE_CALLS)
 async def test_actions_without_entry(
-    hass: HomeAssistant, service: str, data: dict[str, Any], return_response: bool
+    hass: HomeAssistant, service: str, data: dict[str, Any]
 ) -> None:
     """The actions exist without a config entry and refuse clearly."""
     assert await async_setup_component(hass, DOMAIN, {})
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, service, data, return_response=return_response)
+        await _call(hass, service, data)
 
     assert err.value.translation_key == "not_loaded"

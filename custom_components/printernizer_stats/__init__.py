@@ -15,9 +15,10 @@ from .coordinator import (
     PrinternizerStatsConfigEntry,
     PrinternizerStatsCoordinator,
     PrinternizerStatsRuntimeData,
+    deployment_mode,
 )
+from .intake import EventIntake
 from .printernizer import PrinternizerClient
-from .recorder import EventRecorder
 from .services import async_setup_services
 from .storage import PrinternizerStatsStorage
 from .submission import SubmissionManager
@@ -35,45 +36,58 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(
     hass: HomeAssistant, entry: PrinternizerStatsConfigEntry
 ) -> bool:
-    """Load the counters, start recording, then start polling and the scheduler.
+    """Load the stored data, start recording, then polling and the weekly report.
 
-    Setup succeeds even when Printernizer is unreachable: recording from the
-    bus and the action must never depend on it.
+    Setup succeeds even when Printernizer is unreachable or the file is
+    damaged: recording from the bus and the action must never depend on it.
     """
     storage = PrinternizerStatsStorage(hass)
     await storage.async_load()
-    recorder = EventRecorder(hass, storage)
-    recorder.async_prune()
+    client = PrinternizerClient(async_get_clientsession(hass), entry.data[CONF_URL])
+    mode = deployment_mode(hass, client.base_url)
+    integration = await async_get_integration(hass, DOMAIN)
+    # The closures look the coordinator up when they run (after set-up).
+    submission = SubmissionManager(
+        hass,
+        entry,
+        storage,
+        version=str(integration.version or "0"),
+        deployment_mode=mode,
+        on_change=lambda: coordinator.async_publish(),
+    )
+    await submission.async_setup()
+    intake = EventIntake(hass, storage, on_change=lambda: coordinator.async_publish())
     coordinator = PrinternizerStatsCoordinator(
         hass,
         entry,
-        client=PrinternizerClient(async_get_clientsession(hass), entry.data[CONF_URL]),
-        recorder=recorder,
+        client=client,
         storage=storage,
+        intake=intake,
+        delivery_view=submission.view,
+        deployment_mode=mode,
     )
-    integration = await async_get_integration(hass, DOMAIN)
-    submission = SubmissionManager(
-        hass, entry, storage, integration_version=str(integration.version or "0")
-    )
-    await submission.async_apply_consent()
     entry.runtime_data = PrinternizerStatsRuntimeData(
-        storage=storage,
-        recorder=recorder,
-        coordinator=coordinator,
-        submission=submission,
+        storage=storage, intake=intake, coordinator=coordinator, submission=submission
     )
-    recorder.listeners.append(coordinator.async_update_listeners)
-    submission.listeners.append(coordinator.async_update_listeners)
+    intake.prune()
     entry.async_on_unload(
-        hass.bus.async_listen(EVENT_PRINTERNIZER_STATS, recorder.async_handle_bus_event)
+        hass.bus.async_listen(EVENT_PRINTERNIZER_STATS, intake.handle_bus_event)
     )
     entry.async_on_unload(
-        async_track_utc_time_change(
-            hass, recorder.async_prune, hour=0, minute=5, second=0
-        )
+        async_track_utc_time_change(hass, intake.prune, hour=0, minute=5, second=0)
     )
     entry.async_on_unload(submission.async_stop)
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
+    entry.async_on_unload(coordinator.async_stop)
+    running = (dict(entry.options), entry.data[CONF_URL])
+
+    async def _async_entry_updated(
+        hass: HomeAssistant, entry: PrinternizerStatsConfigEntry
+    ) -> None:
+        """Reload when the settings changed, not for the facts the entry keeps."""
+        if (dict(entry.options), entry.data[CONF_URL]) != running:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
 
     # Never raises: until Printernizer answers, only its values are unavailable.
     await coordinator.async_refresh()
@@ -82,21 +96,14 @@ async def async_setup_entry(
     return True
 
 
-async def _async_options_updated(
-    hass: HomeAssistant, entry: PrinternizerStatsConfigEntry
-) -> None:
-    """Consent or submission settings changed: reload to apply them."""
-    await hass.config_entries.async_reload(entry.entry_id)
-
-
 async def async_unload_entry(
     hass: HomeAssistant, entry: PrinternizerStatsConfigEntry
 ) -> bool:
     """Unload the sensors and write what is still pending to disk."""
     unload_ok = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unload_ok:
-        entry.runtime_data.recorder.async_stop()
-        await entry.runtime_data.storage.async_flush()
+        entry.runtime_data.intake.async_stop()
+        await entry.runtime_data.storage.async_commit()
     return unload_ok
 
 

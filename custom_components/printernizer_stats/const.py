@@ -10,35 +10,41 @@ from typing import Final
 DOMAIN: Final = "printernizer_stats"
 LOGGER = logging.getLogger(__package__)
 
-# Config entry data (set by the user step / reconfigure flow).
+# Config entry data.
 CONF_URL: Final = "url"
-# Config entry options (consent and submission settings, options flow).
-CONF_SHARE: Final = "share_statistics"
-CONF_CONSENT_VERSION: Final = "consent_version"
-CONF_CONSENT_DAY: Final = "consent_day"
+# The end of the last accepted period and every installation id the service
+# may hold: kept in the entry as well, so losing the statistics file neither
+# resends reported days nor forgets an erasure.
+DATA_REPORTED_UNTIL: Final = "reported_until"
+DATA_SERVICE_IDS: Final = "service_ids"
+# Config entry options (consent: see consent.py; submission settings).
 CONF_ENDPOINT: Final = "endpoint"
 CONF_API_KEY: Final = "api_key"
+# Raised whenever the endpoint or the API key changes: a stop after a
+# rejected key ends when the credentials are new (the key is never hashed
+# or stored twice to find that out).
+CONF_CREDENTIALS_GENERATION: Final = "credentials_generation"
 
 DEFAULT_URL: Final = "http://localhost:8000"
 DEFAULT_ENDPOINT: Final = "https://stats.printernizer.com/submit"
 DEFAULT_API_KEY: Final = ""
-# The development instance (scripts/develop) sets this to its local emulator so
-# that nothing it does can reach the real service.
+# The development instance (scripts/develop) sets these so nothing it does
+# can reach the real service.
 ENV_ENDPOINT: Final = "PRINTERNIZER_STATS_ENDPOINT"
-
-# The version of the privacy disclosure the user accepts. Raise it whenever
-# the weekly report gains a field: submissions pause until the user re-consents.
-CONSENT_VERSION: Final = 1
+ENV_API_KEY: Final = "PRINTERNIZER_STATS_API_KEY"
 
 SCAN_INTERVAL: Final = timedelta(seconds=60)
-REQUEST_TIMEOUT: Final = 10
-RETENTION_DAYS: Final = 90
+# system/info and usage-stats/status are read this rarely (rate budget).
+SLOW_POLL_INTERVAL: Final = timedelta(minutes=10)
 SAVE_DELAY: Final = 30
+# Entities show a burst of events at most this often.
+PUBLISH_DELAY: Final = 1.0
 
 # Bus event through which Printernizer, automations and scripts push events.
 EVENT_PRINTERNIZER_STATS: Final = "printernizer_stats_event"
 ATTR_EVENT_TYPE: Final = "event_type"
 ATTR_METADATA: Final = "metadata"
+ATTR_PATH: Final = "path"
 
 SERVICE_RECORD_EVENT: Final = "record_event"
 SERVICE_EXPORT: Final = "export"
@@ -46,7 +52,18 @@ SERVICE_DELETE_ALL: Final = "delete_all"
 SERVICE_SUBMIT_NOW: Final = "submit_now"
 SERVICE_PREVIEW: Final = "preview"
 
+ISSUE_RECONSENT: Final = "reconsent_required"
+ISSUE_REJECTED: Final = "report_rejected"
+ISSUE_ERASURE: Final = "erasure_failing"
+ISSUE_STORAGE: Final = "storage_recovered"
+ISSUE_RECORDER: Final = "events_recorded"
+
 
 def default_endpoint() -> str:
     """The endpoint new entries start with."""
     return os.environ.get(ENV_ENDPOINT) or DEFAULT_ENDPOINT
+
+
+def default_api_key() -> str:
+    """The API key new entries start with (the development emulator's in scripts/develop)."""
+    return os.environ.get(ENV_API_KEY) or DEFAULT_API_KEY

@@ -1,4 +1,4 @@
-"""Base entity: one service device per config entry."""
+"""Base entity: one service device per config entry, fed by the coordinator's snapshot."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .coordinator import PrinternizerStatsCoordinator
 
 
 class PrinternizerStatsEntity(CoordinatorEntity[PrinternizerStatsCoordinator]):
-    """Updated by the poll and by every burst of recorded events."""
+    """Updated by each poll and, at most once a second, by recorded events."""
 
     _attr_has_entity_name = True
 

@@ -1,10 +1,10 @@
-"""Sensors: local counts, the fleet, and the state of sharing."""
+"""Sensors: local counts, the fleet, and the state of sharing, all read from one snapshot."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -14,70 +14,51 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
-from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.typing import StateType
-from homeassistant.util import dt as dt_util
 
-from .coordinator import PrinternizerStatsConfigEntry, PrinternizerStatsRuntimeData
-from .counters import week_key
+from .coordinator import (
+    PrinternizerStatsConfigEntry,
+    PrinternizerStatsCoordinator,
+    StatsSnapshot,
+)
+from .delivery import SharingStatus
 from .entity import PrinternizerStatsEntity
-from .privacy import EVENT_TYPES
-from .submission import SharingStatus
+from .vocabulary import EVENT_TYPES
 
 PARALLEL_UPDATES = 0
 
 
-def week_start() -> datetime:
-    """Monday 00:00 of the current ISO week, local time."""
-    today = dt_util.start_of_local_day()
-    return today - timedelta(days=today.weekday())
-
-
-def _this_week(event_type: str) -> Callable[[PrinternizerStatsRuntimeData], int]:
-    """Events of one type in the current ISO week, local time."""
-
-    def value(data: PrinternizerStatsRuntimeData) -> int:
-        week = week_key(dt_util.now().date())
-        return data.storage.data.counters.week_count(week, event_type)
-
-    return value
-
-
-def _lifetime(event_type: str) -> Callable[[PrinternizerStatsRuntimeData], int]:
-    """Events of one type since data began (not pruned by retention)."""
-    return lambda data: data.storage.data.counters.totals.get(event_type, 0)
-
-
-def _week_reset(data: PrinternizerStatsRuntimeData) -> datetime:
-    """The weekly counters restart on Monday 00:00 local time."""
-    return week_start()
-
-
 @dataclass(frozen=True, kw_only=True)
 class PrinternizerStatsSensorDescription(SensorEntityDescription):
-    """How one sensor gets its value."""
+    """How one sensor gets its value from the snapshot."""
 
-    value_fn: Callable[[PrinternizerStatsRuntimeData], StateType | datetime]
-    last_reset_fn: Callable[[PrinternizerStatsRuntimeData], datetime] | None = None
-    attributes_fn: (
-        Callable[[PrinternizerStatsRuntimeData], Mapping[str, Any]] | None
-    ) = None
+    value_fn: Callable[[StatsSnapshot], StateType | datetime]
+    last_reset_fn: Callable[[StatsSnapshot], datetime] | None = None
+    attributes_fn: Callable[[StatsSnapshot], Mapping[str, Any]] | None = None
     # Values read from Printernizer are unavailable while it does not answer;
     # everything counted locally stays available.
     needs_printernizer: bool = False
 
 
 def _weekly(key: str, event_type: str) -> PrinternizerStatsSensorDescription:
-    """A counter of one event type over the current ISO week."""
+    """A counter of one event type over the current local ISO week."""
     return PrinternizerStatsSensorDescription(
         key=key,
         translation_key=key,
         state_class=SensorStateClass.TOTAL,
-        value_fn=_this_week(event_type),
-        last_reset_fn=_week_reset,
+        value_fn=lambda snap: snap.week.get(event_type, 0),
+        last_reset_fn=lambda snap: snap.week_start,
     )
+
+
+def _sharing_attributes(snap: StatsSnapshot) -> Mapping[str, Any]:
+    """Pending erasures, and whether Printernizer shares statistics itself too."""
+    return {
+        "pending_erasures": snap.delivery.pending_erasures,
+        "printernizer_shares_too": snap.printernizer_shares,
+    }
 
 
 SENSORS: tuple[PrinternizerStatsSensorDescription, ...] = (
@@ -90,7 +71,7 @@ SENSORS: tuple[PrinternizerStatsSensorDescription, ...] = (
         key="jobs_completed_total",
         translation_key="jobs_completed_total",
         state_class=SensorStateClass.TOTAL_INCREASING,
-        value_fn=_lifetime("job_completed"),
+        value_fn=lambda snap: snap.totals.get("job_completed", 0),
     ),
     PrinternizerStatsSensorDescription(
         key="events_total",
@@ -98,31 +79,29 @@ SENSORS: tuple[PrinternizerStatsSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=lambda data: sum(
-            data.storage.data.counters.totals.get(t, 0) for t in EVENT_TYPES
-        ),
+        value_fn=lambda snap: sum(snap.totals.get(t, 0) for t in EVENT_TYPES),
     ),
     PrinternizerStatsSensorDescription(
         key="printers",
         translation_key="printers",
         state_class=SensorStateClass.MEASUREMENT,
         needs_printernizer=True,
-        value_fn=lambda data: data.coordinator.data.printer_count,
-        attributes_fn=lambda data: dict(data.coordinator.data.fleet),
+        value_fn=lambda snap: None if snap.fleet is None else sum(snap.fleet.values()),
+        attributes_fn=lambda snap: dict(snap.fleet or {}),
     ),
     PrinternizerStatsSensorDescription(
         key="last_submission",
         translation_key="last_submission",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda data: data.submission.last_success,
+        value_fn=lambda snap: snap.delivery.last_submission,
     ),
     PrinternizerStatsSensorDescription(
         key="next_submission",
         translation_key="next_submission",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda data: data.submission.next_submission,
+        value_fn=lambda snap: snap.delivery.next_submission,
     ),
     PrinternizerStatsSensorDescription(
         key="sharing_status",
@@ -130,7 +109,8 @@ SENSORS: tuple[PrinternizerStatsSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         entity_category=EntityCategory.DIAGNOSTIC,
         options=[str(status) for status in SharingStatus],
-        value_fn=lambda data: str(data.submission.sharing_status),
+        value_fn=lambda snap: str(snap.delivery.sharing),
+        attributes_fn=_sharing_attributes,
     ),
 )
 
@@ -141,58 +121,50 @@ async def async_setup_entry(
     async_add_entities: AddEntitiesCallback,
 ) -> None:
     """Create every sensor of the description table."""
-    data = entry.runtime_data
+    coordinator = entry.runtime_data.coordinator
     async_add_entities(
-        PrinternizerStatsSensor(data, description) for description in SENSORS
-    )
-
-    @callback
-    def _async_new_day(now: datetime) -> None:
-        """Roll the weekly counters over even when no poll succeeds and nothing is recorded."""
-        data.coordinator.async_update_listeners()
-
-    entry.async_on_unload(
-        async_track_time_change(hass, _async_new_day, hour=0, minute=0, second=0)
+        PrinternizerStatsSensor(coordinator=coordinator, description=description)
+        for description in SENSORS
     )
 
 
 class PrinternizerStatsSensor(PrinternizerStatsEntity, SensorEntity):
-    """A sensor whose value comes from its description."""
+    """A sensor whose value comes from its description and the coordinator's snapshot."""
 
     entity_description: PrinternizerStatsSensorDescription
 
     def __init__(
         self,
-        data: PrinternizerStatsRuntimeData,
+        *,
+        coordinator: PrinternizerStatsCoordinator,
         description: PrinternizerStatsSensorDescription,
     ) -> None:
-        """Bind the description to the entry's runtime data."""
-        super().__init__(coordinator=data.coordinator, key=description.key)
+        """Bind the description."""
+        super().__init__(coordinator=coordinator, key=description.key)
         self.entity_description = description
-        self._data = data
 
     @property
     def available(self) -> bool:
         """Counted values stay available while Printernizer is down."""
         if self.entity_description.needs_printernizer:
-            return super().available and self.coordinator.data is not None
+            return super().available and self.coordinator.data.fleet is not None
         return True
 
     @property
     def native_value(self) -> StateType | datetime:
-        """Computed from stored counters or the last poll."""
-        return self.entity_description.value_fn(self._data)
+        """From the latest snapshot."""
+        return self.entity_description.value_fn(self.coordinator.data)
 
     @property
     def last_reset(self) -> datetime | None:
         """Start of the current week for the weekly counters."""
         if self.entity_description.last_reset_fn is None:
             return None
-        return self.entity_description.last_reset_fn(self._data)
+        return self.entity_description.last_reset_fn(self.coordinator.data)
 
     @property
     def extra_state_attributes(self) -> Mapping[str, Any] | None:
-        """Per-type printer counts on the fleet sensor."""
+        """Per-type printer counts; sharing details."""
         if self.entity_description.attributes_fn is None:
             return None
-        return self.entity_description.attributes_fn(self._data)
+        return self.entity_description.attributes_fn(self.coordinator.data)

@@ -1,13 +1,22 @@
-"""Actions: record, export, preview, submit now, delete everything."""
+"""Actions: record, export, preview, submit now, delete everything.
+
+Domain errors become Home Assistant errors with translation keys here, in
+one place. record_event is checked by its schema: Home Assistant runs the
+schema before it fires (and its recorder stores) the `call_service` event,
+so a refused call leaves no trace of its input in the database.
+
+About 330 lines: five actions, their checks and the one place their
+errors are translated.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
@@ -21,6 +30,7 @@ from homeassistant.exceptions import (
     HomeAssistantError,
     ServiceValidationError,
     Unauthorized,
+    UnknownUser,
 )
 from homeassistant.helpers import config_validation as cv
 import voluptuous as vol
@@ -28,10 +38,7 @@ import voluptuous as vol
 from .const import (
     ATTR_EVENT_TYPE,
     ATTR_METADATA,
-    CONF_CONSENT_DAY,
-    CONF_CONSENT_VERSION,
-    CONF_SHARE,
-    CONSENT_VERSION,
+    ATTR_PATH,
     DOMAIN,
     SERVICE_DELETE_ALL,
     SERVICE_EXPORT,
@@ -40,25 +47,72 @@ from .const import (
     SERVICE_SUBMIT_NOW,
 )
 from .coordinator import PrinternizerStatsConfigEntry, PrinternizerStatsRuntimeData
-
-EXPORT_VERSION = 1
-ATTR_PATH = "path"
+from .errors import (
+    NotDeliveredError,
+    NothingToSubmitError,
+    NotOptedInError,
+    PrinternizerStatsError,
+    StorageUnwritableError,
+    SubmitStoppedError,
+    TooSoonError,
+)
+from .export import build_export
+from .privacy import ALLOWLIST, MAX_METADATA_KEYS, CleanEvent, RejectReason, clean_event
+from .vocabulary import EVENT_TYPES
 
 type Handler = Callable[
     [PrinternizerStatsRuntimeData, ServiceCall], Coroutine[Any, Any, ServiceResponse]
 ]
 
-# The privacy filter checks these fields itself, with type() only: voluptuous
-# would run the caller's objects' code, echo their errors back and make core
-# log the refused data.
-RECORD_EVENT_SCHEMA = vol.Schema(
-    {
-        vol.Required(ATTR_EVENT_TYPE): cv.match_all,
-        vol.Optional(ATTR_METADATA): cv.match_all,
-    }
-)
-EXPORT_SCHEMA = vol.Schema({vol.Optional(ATTR_PATH): cv.string})
-EMPTY_SCHEMA = vol.Schema({})
+_RECORD_FIELDS: Final = frozenset({ATTR_EVENT_TYPE, ATTR_METADATA})
+EXPORT_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_PATH): cv.string})
+EMPTY_SCHEMA: Final = vol.Schema({})
+
+
+def _refuse(translation_key: str, **placeholders: str) -> ServiceValidationError:
+    """A translated refusal of record_event's input."""
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=translation_key,
+        translation_placeholders=placeholders or None,
+    )
+
+
+def record_event_schema(data: Any) -> dict[str, Any]:
+    """Strict check of record_event: any bad input refuses the whole call.
+
+    Used as the action's schema (see the module docstring). The caller's
+    objects are only looked at with type(); errors name our own words or a
+    position, never the caller's text.
+    """
+    if not isinstance(data, Mapping):
+        raise _refuse("invalid_metadata")
+    if any(key not in _RECORD_FIELDS for key in data):
+        raise _refuse("invalid_fields", fields=", ".join(sorted(_RECORD_FIELDS)))
+    event, rejections = clean_event(
+        data.get(ATTR_EVENT_TYPE), data.get(ATTR_METADATA), strict=True
+    )
+    if event is None:
+        raise _refuse("unknown_event_type", event_types=", ".join(EVENT_TYPES))
+    if rejections:
+        rejection = rejections[0]
+        allowed = ", ".join(ALLOWLIST[event.event_type]) or "-"
+        if rejection.reason is RejectReason.TOO_MANY_KEYS:
+            raise _refuse("too_many_keys", max=str(MAX_METADATA_KEYS))
+        if rejection.reason is RejectReason.UNKNOWN_KEY:
+            raise _refuse(
+                "unknown_key",
+                position=str(rejection.position),
+                total=str(rejection.total),
+                event_type=event.event_type,
+                allowed=allowed,
+            )
+        if rejection.reason is RejectReason.INVALID_VALUE and rejection.key:
+            raise _refuse(
+                "invalid_value", key=rejection.key, event_type=event.event_type
+            )
+        raise _refuse("invalid_metadata")
+    return {ATTR_EVENT_TYPE: event.event_type, ATTR_METADATA: dict(event.metadata)}
 
 
 def _runtime_data(hass: HomeAssistant) -> PrinternizerStatsRuntimeData:
@@ -74,17 +128,58 @@ def _runtime_data(hass: HomeAssistant) -> PrinternizerStatsRuntimeData:
     )
 
 
+async def _require_admin(hass: HomeAssistant, call: ServiceCall) -> None:
+    """What Home Assistant's admin services check (its helper cannot return responses before 2025.x)."""
+    if call.context.user_id:
+        user = await hass.auth.async_get_user(call.context.user_id)
+        if user is None:
+            raise UnknownUser(context=call.context)
+        if not user.is_admin:
+            raise Unauthorized(context=call.context)
+
+
+def _translate(err: PrinternizerStatsError) -> HomeAssistantError:
+    """The one place domain errors become translated Home Assistant errors."""
+    if isinstance(err, NotOptedInError):
+        return ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="not_opted_in"
+        )
+    if isinstance(err, NothingToSubmitError):
+        return ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="nothing_to_submit"
+        )
+    if isinstance(err, SubmitStoppedError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN, translation_key=f"submit_{err.halt}"
+        )
+    if isinstance(err, NotDeliveredError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="submit_failed",
+            translation_placeholders={
+                "reason": err.reason,
+                "retry_at": _iso(err.retry_at) or "",
+            },
+        )
+    if isinstance(err, StorageUnwritableError):
+        return HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="storage_unwritable"
+        )
+    return HomeAssistantError(str(err))
+
+
 def _action(
     hass: HomeAssistant, handler: Handler, *, admin: bool = False
 ) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
-    """Wrap a handler: admin check first, then the loaded entry's data."""
+    """Admin check, the loaded entry's data, and error translation around a handler."""
 
     async def run(call: ServiceCall) -> ServiceResponse:
-        if admin and call.context.user_id:
-            user = await hass.auth.async_get_user(call.context.user_id)
-            if user is None or not user.is_admin:
-                raise Unauthorized(context=call.context, permission="admin")
-        return await handler(_runtime_data(hass), call)
+        if admin:
+            await _require_admin(hass, call)
+        try:
+            return await handler(_runtime_data(hass), call)
+        except PrinternizerStatsError as err:
+            raise _translate(err) from err
 
     return run
 
@@ -92,66 +187,30 @@ def _action(
 async def _record_event(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
-    """Strict: any bad key or value refuses the whole call and nothing is stored."""
-    data.recorder.async_record_strict(
-        call.data[ATTR_EVENT_TYPE], call.data.get(ATTR_METADATA)
+    """The schema already cleaned the input: count it."""
+    data.intake.record_clean(
+        CleanEvent(call.data[ATTR_EVENT_TYPE], dict(call.data[ATTR_METADATA]))
     )
     return None
-
-
-def export_data(data: PrinternizerStatsRuntimeData) -> dict[str, Any]:
-    """Everything stored, plus the exact next report."""
-    stored = data.storage.data
-    options = data.coordinator.config_entry.options
-    submission = data.submission
-    return {
-        "export_version": EXPORT_VERSION,
-        "consent": {
-            "share_statistics": bool(options.get(CONF_SHARE)),
-            "accepted_disclosure_version": options.get(CONF_CONSENT_VERSION),
-            "current_disclosure_version": CONSENT_VERSION,
-            "consent_day": options.get(CONF_CONSENT_DAY),
-        },
-        "installation": {
-            "installation_id": stored.installation_id,
-            "first_seen": stored.first_seen,
-        },
-        "counters_by_day": stored.counters.as_nested(),
-        "totals": dict(stored.counters.totals),
-        "rejected_events": dict(stored.counters.rejected),
-        "printernizer": dict(stored.snapshot),
-        "submission": submission.as_storage()
-        | {
-            "pending": _pending_summary(data),
-            "sharing_status": str(submission.sharing_status),
-        },
-        "next_report": submission.preview(),
-    }
-
-
-def _pending_summary(data: PrinternizerStatsRuntimeData) -> dict[str, Any] | None:
-    """The pending report's period and retry state (its body is next_report)."""
-    pending = data.submission.pending
-    if pending is None:
-        return None
-    return {
-        "period_start": pending.period_start.isoformat(),
-        "period_end": pending.period_end.isoformat(),
-        "attempts": pending.attempts,
-        "next_attempt": pending.next_attempt.isoformat(),
-    }
 
 
 async def _export(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
-    """Return the export; optionally also write it to an allowed file."""
-    export = export_data(data)
+    """Return the export; an admin may also write it to a new file in an allowed folder."""
+    export = build_export(data)
     if (path := call.data.get(ATTR_PATH)) is not None:
         hass = call.hass
+        await _require_admin(hass, call)
         target = await hass.async_add_executor_job(_checked_export_path, hass, path)
         try:
-            await hass.async_add_executor_job(_write_private_json, target, export)
+            await hass.async_add_executor_job(_write_new_private_json, target, export)
+        except FileExistsError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="path_exists",
+                translation_placeholders={"path": path},
+            ) from err
         except OSError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -169,13 +228,12 @@ def _checked_export_path(hass: HomeAssistant, path: str) -> Path:
         target = Path(hass.config.path(path))
     target = target.resolve()
     www = Path(hass.config.path("www")).resolve()
-    if target.is_dir() or www == target or www in target.parents:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="path_not_allowed",
-            translation_placeholders={"path": path},
-        )
-    if not hass.config.is_allowed_path(str(target.parent)):
+    if (
+        target.is_dir()
+        or www == target
+        or www in target.parents
+        or not hass.config.is_allowed_path(str(target.parent))
+    ):
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="path_not_allowed",
@@ -184,12 +242,10 @@ def _checked_export_path(hass: HomeAssistant, path: str) -> Path:
     return target
 
 
-def _write_private_json(target: Path, export: dict[str, Any]) -> None:
-    """Write readable by the owner only (runs in the executor)."""
+def _write_new_private_json(target: Path, export: dict[str, Any]) -> None:
+    """Create the file, readable by the owner only; never touch an existing one (executor)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    # The mode above only applies to a new file; tighten an existing one too.
-    os.fchmod(fd, 0o600)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         json.dump(export, file, indent=2, sort_keys=True)
 
@@ -209,14 +265,16 @@ async def _submit_now(
 ) -> ServiceResponse:
     """Send now within the one-request-per-hour limit."""
     try:
-        next_allowed = await data.submission.async_submit_now()
-    finally:
-        # A failed attempt changes the sharing status and next submission too.
-        data.coordinator.async_update_listeners()
+        await data.submission.async_submit_now()
+    except TooSoonError as err:
+        next_allowed: datetime | None = err.next_allowed
+    else:
+        next_allowed = None
+    view = data.submission.view()
     return {
         "submitted": next_allowed is None,
         "next_allowed": _iso(next_allowed),
-        "last_submission": _iso(data.submission.last_success),
+        "last_submission": _iso(view.last_submission),
     }
 
 
@@ -224,9 +282,7 @@ async def _delete_all(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
     """Wipe local data and the id; ask the service to erase what it received."""
-    result = await data.submission.async_delete_all()
-    data.coordinator.async_update_listeners()
-    return result
+    return await data.submission.async_delete_all()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -237,14 +293,14 @@ def _iso(value: datetime | None) -> str | None:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the integration's actions."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_RECORD_EVENT,
+        _action(hass, _record_event),
+        vol.Schema(record_event_schema),
+        supports_response=SupportsResponse.NONE,
+    )
     for name, handler, schema, admin, response in (
-        (
-            SERVICE_RECORD_EVENT,
-            _record_event,
-            RECORD_EVENT_SCHEMA,
-            False,
-            SupportsResponse.NONE,
-        ),
         (SERVICE_EXPORT, _export, EXPORT_SCHEMA, False, SupportsResponse.ONLY),
         (SERVICE_PREVIEW, _preview, EMPTY_SCHEMA, False, SupportsResponse.ONLY),
         (

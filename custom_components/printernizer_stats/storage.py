@@ -1,171 +1,310 @@
-"""The integration's single storage file, in Home Assistant's .storage folder."""
+"""The integration's one storage file, in Home Assistant's .storage folder.
+
+Five sections, each owned and checked by its module: counters, tracker
+marks, Printernizer facts, delivery state, clock. A malformed section is
+reset on its own (the others are kept) and a repair says which; an
+unreadable file is set aside and counting starts clean. Home Assistant's
+start-up never fails because of this file.
+
+Writes are atomic (a torn file cannot happen), owner-readable only, and
+debounced: a burst of events costs one write. Only this module decides when
+to write; the delivery shell may ask for a durable write before it sends
+(`async_commit`), and learns whether it reached the disk.
+
+About 390 lines: a third of it is the migration of the two older layouts,
+which must survive any damage in them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-import math
+from datetime import datetime
 import os
-from typing import Any
-import uuid
+from pathlib import Path
+from typing import Any, Final
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, LOGGER, SAVE_DELAY
+from .clock import TrustedClock
+from .const import DOMAIN, ISSUE_STORAGE, LOGGER, SAVE_DELAY
 from .counters import UsageCounters
-from .privacy import PRINTER_TYPES, clean_app_version
+from .delivery import DeliveryState
+from .printernizer import PrinternizerFacts
 from .tracker import TransitionTracker
 
-STORAGE_KEY = DOMAIN
-STORAGE_VERSION = 2
-ISSUE_STORAGE_RECOVERED = "storage_recovered"
+STORAGE_KEY: Final = DOMAIN
+STORAGE_VERSION: Final = 3
 
 
 @dataclass(slots=True)
 class StoredData:
-    """Everything the integration persists."""
+    """Everything the integration persists, one typed owner per section."""
 
     counters: UsageCounters = field(default_factory=UsageCounters)
     tracker: TransitionTracker = field(default_factory=TransitionTracker)
-    installation_id: str | None = None
-    first_seen: str | None = None
-    # Last facts read from Printernizer, so a report can be built while it is down.
-    snapshot: dict[str, Any] = field(default_factory=dict)
-    # Owned by submission.py (pending report, last period, history).
-    submission: dict[str, Any] = field(default_factory=dict)
+    facts: PrinternizerFacts = field(default_factory=PrinternizerFacts)
+    delivery: DeliveryState = field(default_factory=DeliveryState)
+    clock: TrustedClock = field(default_factory=TrustedClock)
 
     def as_storage(self) -> dict[str, Any]:
         """The JSON document written to disk."""
         return {
-            **self.counters.as_storage(),
+            "counters": self.counters.as_storage(),
             "tracker": self.tracker.as_storage(),
-            "installation": {"id": self.installation_id, "first_seen": self.first_seen},
-            "snapshot": self.snapshot,
-            "submission": self.submission,
+            "facts": self.facts.as_storage(),
+            "delivery": self.delivery.as_storage(),
+            "clock": self.clock.as_storage(),
         }
 
-    @classmethod
-    def from_storage(cls, data: object) -> StoredData:
-        """Parse the JSON document; raise ValueError when it is not ours."""
-        if not isinstance(data, dict):
-            raise ValueError("storage data is not an object")  # noqa: TRY004
-        installation = data.get("installation") or {}
-        snapshot = data.get("snapshot") or {}
-        submission = data.get("submission") or {}
-        tracker = data.get("tracker") or {}
-        if not all(
-            isinstance(part, dict)
-            for part in (installation, snapshot, submission, tracker)
-        ):
-            raise ValueError("storage sections have the wrong shape")
-        installation_id = installation.get("id")
-        first_seen = installation.get("first_seen")
-        if not (
-            isinstance(installation_id, str | None)
-            and isinstance(first_seen, str | None)
-        ):
-            raise ValueError("installation facts have the wrong shape")  # noqa: TRY004
-        return cls(
-            counters=UsageCounters.from_storage(data),
-            tracker=TransitionTracker(tracker),
-            # An id that is not ours is dropped; opting in makes a new one.
-            installation_id=_uuid4(installation_id),
-            first_seen=first_seen,
-            snapshot=_clean_snapshot(snapshot),
-            submission=submission,
-        )
+
+_SECTIONS: Final[dict[str, Callable[[object], Any]]] = {
+    "counters": UsageCounters.from_storage,
+    "tracker": TransitionTracker.from_storage,
+    "facts": PrinternizerFacts.from_storage,
+    "delivery": DeliveryState.from_storage,
+    "clock": TrustedClock.from_storage,
+}
 
 
-def _uuid4(value: str | None) -> str | None:
-    """The id if it is a canonical UUID4 string, else None."""
-    if value is None:
-        return None
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return None
-    return value if parsed.version == 4 and str(parsed) == value else None
+def parse(raw: object) -> tuple[StoredData, list[str]]:
+    """Read every section on its own; return the data and the sections that were reset."""
+    data = StoredData()
+    if not isinstance(raw, dict):
+        return data, list(_SECTIONS)
+    reset: list[str] = []
+    for name, parser in _SECTIONS.items():
+        if (section := raw.get(name)) is None:
+            continue
+        try:
+            setattr(data, name, parser(section))
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            reset.append(name)
+    return data, reset
 
 
-def _clean_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """Re-check the last poll's facts: they go into reports, and the file may be damaged."""
-    if not snapshot:
-        return {}
-    version = snapshot.get("app_version")
-    uptime = snapshot.get("uptime_hours")
-    fleet = snapshot.get("fleet")
+# What a malformed part of an older file becomes: a value every section's
+# parser refuses, so `parse` starts that section fresh and the repair names it.
+_MALFORMED: Final = "malformed before version 3"
+# Version 2's submission states; a stop carries over, the rest is no stop.
+_OLD_STATES: Final[dict[str, str]] = {
+    "ok": "none",
+    "retrying": "none",
+    "auth_failed": "auth_failed",
+    "rejected": "rejected",
+}
+
+
+def _is_count(value: object) -> bool:
+    """A counter as version 1 stored it: a non-negative int."""
+    return type(value) is int and value >= 0
+
+
+def _columns_from_nested(days: object) -> dict[str, Any]:
+    """Version 1 kept a nested dict per day; turn it into the columnar form.
+
+    Raises ValueError when anything in it is malformed.
+    """
+    if days is None:
+        days = {}
+    if not isinstance(days, dict):
+        raise ValueError("version 1 days are not an object")  # noqa: TRY004
+    rows: dict[str, dict[str, int]] = {}
+    for day, types in days.items():
+        if not isinstance(types, dict):
+            raise ValueError("a version 1 day is not an object")  # noqa: TRY004
+        counts = rows.setdefault(str(day), {})
+        for event_type, entry in types.items():
+            if not isinstance(entry, dict):
+                raise ValueError("a version 1 event is not an object")  # noqa: TRY004
+            metadata = entry.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                raise ValueError("version 1 metadata is not an object")  # noqa: TRY004
+            named = {str(event_type): entry.get("count", 0)}
+            for key, values in metadata.items():
+                if not isinstance(values, dict):
+                    raise ValueError("version 1 values are not an object")  # noqa: TRY004
+                for value, count in values.items():
+                    named[f"{event_type}/{key}={value}"] = count
+            if not all(_is_count(count) for count in named.values()):
+                raise ValueError("a version 1 counter is not a count")
+            counts.update(named)
+    columns = sorted({name for counts in rows.values() for name in counts})
+    totals: dict[str, int] = {}
+    for counts in rows.values():
+        for name, count in counts.items():
+            if "/" not in name:
+                totals[name] = totals.get(name, 0) + count
     return {
-        "app_version": None if version is None else clean_app_version(version),
-        "uptime_hours": uptime
-        if isinstance(uptime, int | float)
-        and not isinstance(uptime, bool)
-        and 0 <= uptime < math.inf
-        else None,
-        "fleet": {
-            ptype: count
-            for ptype, count in fleet.items()
-            if ptype in PRINTER_TYPES and type(count) is int and count > 0
-        }
-        if isinstance(fleet, dict)
-        else {},
+        "columns": columns,
+        "days": {day: [c.get(n, 0) for n in columns] for day, c in rows.items()},
+        "totals": totals,
     }
 
 
-def migrate_v1(old: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 kept a nested dict per day; version 2 is columnar."""
+def _facts_from_snapshot(snapshot: object) -> object:
+    """Version 2's last poll facts (its uptime is dropped: the tracker starts afresh)."""
+    if snapshot is None:
+        return None
+    if not isinstance(snapshot, dict):
+        return _MALFORMED
+    return {"app_version": snapshot.get("app_version"), "fleet": snapshot.get("fleet")}
+
+
+def _delivery_from_submission(installation: object, submission: object) -> object:
+    """Version 2's installation and submission state as the delivery section.
+
+    The pending report is dropped (the real service refused the bare-date
+    `first_seen` it carries; its period is built again), and so is the hash
+    of the API key that failed (`failed_with`): the stop after a refused key
+    is lifted at set-up and the next attempt asks again.
+    """
+    if installation is None and submission is None:
+        return None
+    if not (
+        isinstance(installation, dict | None) and isinstance(submission, dict | None)
+    ):
+        return _MALFORMED
+    installation = installation or {}
+    submission = submission or {}
+    history = submission.get("history")
+    pending = submission.get("pending")
+    state = submission.get("state")
+    if not (
+        isinstance(history, list | None)
+        and all(isinstance(item, dict) for item in history or ())
+        and isinstance(pending, dict | None)
+        and (state is None or (isinstance(state, str) and state in _OLD_STATES))
+    ):
+        return _MALFORMED
+    installation_id = installation.get("id")
+    # A pending report may have reached the service before the upgrade.
+    sent = bool(history or pending)
+    return {
+        "installation_id": installation_id,
+        "first_seen": installation.get("first_seen"),
+        "reported_until": submission.get("last_period_end"),
+        "last_request": submission.get("last_request"),
+        "not_before": submission.get("not_before"),
+        "halt": _OLD_STATES[state or "ok"],
+        "halt_version": submission.get("rejected_version"),
+        "last_success": submission.get("last_success"),
+        "history": [
+            {
+                "start": item.get("period_start"),
+                "end": item.get("period_end"),
+                "submitted": item.get("submitted"),
+                "submission_id": item.get("submission_id"),
+            }
+            for item in history or ()
+        ],
+        "service_ids": [installation_id] if installation_id and sent else [],
+    }
+
+
+def migrate(old_major: int, old: Any) -> dict[str, Any]:
+    """Bring a version 1 or 2 document up to version 3.
+
+    Version 2 kept salted hashes of Printernizer ids (reversible by guessing):
+    they are dropped with their salt, so the first poll after the upgrade is
+    a baseline. A malformed old part becomes a section `parse` refuses: that
+    section starts fresh, the others are kept, and the repair names it.
+    Raises ValueError only when the document is not an object.
+    """
     if not isinstance(old, dict):
-        raise ValueError("version 1 data is not an object")  # noqa: TRY004
-    counters = UsageCounters.from_nested(old.get("days", {}), old.get("rejected", {}))
-    return {**counters.as_storage(), "installation": old.get("installation") or {}}
+        raise ValueError("old data is not an object")  # noqa: TRY004
+    counters: object
+    if old_major == 1:
+        try:
+            counters = {
+                **_columns_from_nested(old.get("days")),
+                "rejected": old.get("rejected"),
+            }
+        except (ValueError, TypeError):
+            counters = _MALFORMED
+        snapshot = submission = None
+    else:
+        counters = {
+            key: old.get(key)
+            for key in ("columns", "days", "rejected", "totals", "weeks")
+        }
+        snapshot, submission = old.get("snapshot"), old.get("submission")
+    if isinstance(counters, dict):
+        counters = {key: value for key, value in counters.items() if value is not None}
+    return {
+        "counters": counters,
+        "facts": _facts_from_snapshot(snapshot),
+        "delivery": _delivery_from_submission(old.get("installation"), submission),
+    }
 
 
-class _MigratingStore(Store[dict[str, Any]]):
-    """A Store that knows our older layouts."""
+class _Store(Store[dict[str, Any]]):
+    """A Store that knows our older layouts and whether its last write reached the disk."""
+
+    write_failed = False
 
     async def _async_migrate_func(
         self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
     ) -> dict[str, Any]:
         """Bring an older file up to STORAGE_VERSION."""
-        if old_major_version == 1:
-            return migrate_v1(old_data)
+        if old_major_version in (1, 2):
+            return migrate(old_major_version, old_data)
         raise NotImplementedError(f"Unknown storage version {old_major_version}")
+
+    async def _async_write_data(self, *args: Any) -> None:
+        """Note whether the write worked (Home Assistant logs and swallows the error)."""
+        try:
+            await super()._async_write_data(*args)
+        except Exception:
+            self.write_failed = True
+            raise
+        self.write_failed = False
 
 
 class PrinternizerStatsStorage:
-    """Loads, debounces and flushes the storage file; recovers from a bad one."""
+    """Loads, debounces and commits the storage file; recovers from a bad one."""
 
     def __init__(self, hass: HomeAssistant) -> None:
         """Prepare the Store (owner-only file, atomic writes)."""
         self._hass = hass
-        self._store = _MigratingStore(
+        self._store = _Store(
             hass, STORAGE_VERSION, STORAGE_KEY, private=True, atomic_writes=True
         )
+        self._save_scheduled = False
         self.data = StoredData()
+        # Where wall-clock readings come from (replaced by the clock-jump tests).
+        self.wall_clock: Callable[[], datetime] = dt_util.utcnow
 
     @property
     def path(self) -> str:
         """Where the file lives."""
         return str(self._store.path)
 
-    async def async_load(self) -> None:
-        """Load the file; a corrupt or unreadable one is set aside and we start clean.
+    def now(self) -> datetime:
+        """Trusted UTC time: the wall clock, with jumps held back (clock.py)."""
+        return self.data.clock.now(self.wall_clock())
 
-        Home Assistant's start-up must never fail because of this file, and
-        the user is told through a repair issue instead of losing data silently.
-        """
+    @property
+    def healthy(self) -> bool:
+        """The last write reached the disk."""
+        return not self._store.write_failed
+
+    async def async_load(self) -> None:
+        """Load the file; set aside an unreadable one, reset malformed sections."""
         existed = await self._hass.async_add_executor_job(os.path.exists, self.path)
         try:
             raw = await self._store.async_load()
-            self.data = StoredData() if raw is None else StoredData.from_storage(raw)
         except (
             HomeAssistantError,
             OSError,
             ValueError,
             KeyError,
             TypeError,
+            AttributeError,
             NotImplementedError,
         ) as err:
             aside = await self._hass.async_add_executor_job(self._move_aside)
@@ -176,18 +315,22 @@ class PrinternizerStatsStorage:
                 type(err).__name__,
                 aside,
             )
-            self.data = StoredData()
-            self._raise_recovered_issue(aside)
-            self.async_schedule_save()
+            self._recovered(["file"], aside)
             return
-        if (
-            raw is None
-            and existed
-            and not await self._hass.async_add_executor_job(os.path.exists, self.path)
-        ):
-            # Home Assistant already set the undecodable file aside (a file
-            # holding just {} also loads as None, but stays where it is).
-            self._raise_recovered_issue(f"{self.path}.corrupt.*")
+        if raw is None:
+            if existed and not await self._hass.async_add_executor_job(
+                os.path.exists, self.path
+            ):
+                # Home Assistant already set the undecodable file aside.
+                self._recovered(["file"], f"{self.path}.corrupt.*")
+            return
+        self.data, reset = parse(raw)
+        if reset:
+            LOGGER.warning(
+                "Parts of the statistics file were damaged and start again empty: %s",
+                ", ".join(reset),
+            )
+            self._recovered(reset, self.path)
 
     def _move_aside(self) -> str:
         """Rename the bad file so it is kept for inspection (runs in the executor)."""
@@ -198,27 +341,44 @@ class PrinternizerStatsStorage:
             return "(could not be moved)"
         return aside
 
-    def _raise_recovered_issue(self, aside: str) -> None:
-        """Tell the user their statistics restarted from zero."""
+    def _recovered(self, sections: list[str], path: str) -> None:
+        """Tell the user what started again from zero, and write the clean state."""
         ir.async_create_issue(
             self._hass,
             DOMAIN,
-            ISSUE_STORAGE_RECOVERED,
+            ISSUE_STORAGE,
             is_fixable=False,
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_STORAGE_RECOVERED,
-            translation_placeholders={"path": aside},
+            translation_key=ISSUE_STORAGE,
+            translation_placeholders={"sections": ", ".join(sections), "path": path},
         )
+        self.mark_dirty()
 
-    def async_schedule_save(self) -> None:
-        """Write soon, coalescing bursts into one write (SD cards wear out)."""
-        self._store.async_delay_save(self.data.as_storage, SAVE_DELAY)
+    @callback
+    def mark_dirty(self) -> None:
+        """Something changed: write within SAVE_DELAY seconds, once for a whole burst."""
+        if not self._save_scheduled:
+            self._save_scheduled = True
+            self._store.async_delay_save(self._snapshot, SAVE_DELAY)
 
-    async def async_flush(self) -> None:
-        """Write now (unload); a pending delayed write is folded into this one."""
+    def _snapshot(self) -> dict[str, Any]:
+        """The document, taken when the write happens (includes later changes)."""
+        self._save_scheduled = False
+        return self.data.as_storage()
+
+    async def async_commit(self) -> bool:
+        """Write now and say whether it reached the disk (a delayed write is folded in)."""
+        self._save_scheduled = False
         await self._store.async_save(self.data.as_storage())
+        return self.healthy
 
     async def async_remove(self) -> None:
-        """Delete the file (the config entry was removed)."""
+        """Delete the file and any damaged copies kept aside (the config entry was removed)."""
         await self._store.async_remove()
+        await self._hass.async_add_executor_job(self._remove_set_aside)
+
+    def _remove_set_aside(self) -> None:
+        """Delete the `.corrupt.*` copies (runs in the executor)."""
+        for aside in Path(self.path).parent.glob(f"{STORAGE_KEY}.corrupt.*"):
+            aside.unlink(missing_ok=True)

@@ -1,270 +1,167 @@
-"""The weekly report's life: when to build it, sending it once, and consent."""
+"""The Home Assistant shell around the delivery policy: timers, requests, saves, repairs.
+
+The policy (delivery.py) decides; this module runs it. Durability comes
+first: an attempt is saved before the request leaves, and a 2xx is saved
+before anything else happens, so a report reaches the service twice only if
+Home Assistant stops, or the request times out, after the service stored it
+and before its answer was saved. While the file cannot be written, nothing
+is sent.
+
+About 500 lines: besides the timer and the request cycle, the two actions
+that change the delivery state (submit_now, delete_all) live here, next to
+the saves and repairs they must share.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from enum import StrEnum
-import hashlib
+from datetime import datetime, timedelta
 import json
+import platform
 import random
-import sys
-from typing import TYPE_CHECKING, Any
-import uuid
+from typing import Any, Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.util import dt as dt_util
+from homeassistant.helpers.event import async_call_later
 
+from .consent import Consent
 from .const import (
     CONF_API_KEY,
-    CONF_CONSENT_DAY,
-    CONF_CONSENT_VERSION,
+    CONF_CREDENTIALS_GENERATION,
     CONF_ENDPOINT,
-    CONF_SHARE,
-    CONSENT_VERSION,
+    DATA_REPORTED_UNTIL,
+    DATA_SERVICE_IDS,
     DOMAIN,
+    ISSUE_ERASURE,
+    ISSUE_RECONSENT,
+    ISSUE_REJECTED,
     LOGGER,
     default_endpoint,
 )
-from .counters import KEY_SEPARATOR
-from .report import (
-    UNKNOWN_COUNTRY,
-    InstallationFacts,
-    Period,
-    build_report,
-    country_code,
-    serialize_report,
+from .country import country_code
+from .delivery import (
+    CHECK_INTERVAL,
+    Accepted,
+    DeliveryView,
+    Failed,
+    Halt,
+    Outcome,
+    Refused,
+    SharingStatus,
 )
-from .stats_api import StatsServiceClient, SubmitOutcome, SubmitResult, backoff_delay
+from .errors import (
+    AuthFailedError,
+    ClientError,
+    ContractError,
+    NotDeliveredError,
+    NothingToSubmitError,
+    NotOptedInError,
+    RateLimitedError,
+    RejectedError,
+    StorageUnwritableError,
+    SubmitStoppedError,
+    TooSoonError,
+)
+from .report import InstallationFacts, Period, Report, build_report, serialize_report
+from .stats_api import StatsServiceClient
+from .storage import PrinternizerStatsStorage
+from .vocabulary import PLATFORMS, UNKNOWN, UNKNOWN_COUNTRY
 
-if TYPE_CHECKING:
-    from .coordinator import PrinternizerStatsConfigEntry
-    from .storage import PrinternizerStatsStorage
-
-REPORT_DAYS = 7
-MIN_REQUEST_INTERVAL = timedelta(hours=1)
-CHECK_INTERVAL = timedelta(hours=6)
-STARTUP_DELAY = timedelta(minutes=5)
-STARTUP_JITTER = timedelta(minutes=10)
-HISTORY_LENGTH = 20
-
-ISSUE_RECONSENT = "reconsent_required"
-ISSUE_API_KEY = "api_key_rejected"
-ISSUE_REJECTED = "report_rejected"
-
-
-class SharingStatus(StrEnum):
-    """What the sharing-status sensor shows."""
-
-    OPTED_IN = "opted_in"
-    OPTED_OUT = "opted_out"
-    PAUSED = "paused"
-    FAILING = "failing"
-
-
-class _State(StrEnum):
-    """Why submissions are (not) flowing; persisted."""
-
-    OK = "ok"
-    RETRYING = "retrying"
-    AUTH_FAILED = "auth_failed"
-    REJECTED = "rejected"
+STARTUP_DELAY: Final = timedelta(minutes=5)
+STARTUP_JITTER: Final = timedelta(minutes=10)
+# An erasure the user asked for should not wait for the start-up delay.
+ERASURE_DELAY: Final = timedelta(minutes=1)
+# While the file cannot be written, try again this often (and send nothing).
+SAVE_RETRY: Final = timedelta(minutes=5)
+PREVIEW_ID: Final = "00000000-0000-4000-8000-000000000000"
 
 
-@dataclass(slots=True)
-class PendingReport:
-    """A built report waiting to be accepted; survives restarts byte for byte."""
-
-    period_start: date
-    period_end: date
-    idempotency_key: str
-    body: str
-    attempts: int
-    next_attempt: datetime
-
-    def as_storage(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "period_start": self.period_start.isoformat(),
-            "period_end": self.period_end.isoformat(),
-            "idempotency_key": self.idempotency_key,
-            "body": self.body,
-            "attempts": self.attempts,
-            "next_attempt": self.next_attempt.isoformat(),
-        }
-
-    @classmethod
-    def from_storage(cls, data: Any) -> PendingReport | None:
-        """Parse; a malformed entry is dropped (the period is then rebuilt)."""
-        try:
-            next_attempt = dt_util.parse_datetime(data["next_attempt"])
-            if next_attempt is None:
-                return None
-            return cls(
-                period_start=date.fromisoformat(data["period_start"]),
-                period_end=date.fromisoformat(data["period_end"]),
-                idempotency_key=str(data["idempotency_key"]),
-                body=str(data["body"]),
-                attempts=int(data["attempts"]),
-                next_attempt=next_attempt,
-            )
-        except (KeyError, TypeError, ValueError):
-            return None
-
-
-def _credentials_hash(endpoint: str, api_key: str) -> str:
-    """Remember which credentials failed without storing the key twice."""
-    return hashlib.sha256(f"{endpoint}\n{api_key}".encode()).hexdigest()[:16]
+def _platform() -> str:
+    """The operating system, in the report's words."""
+    system = platform.system().lower()
+    return system if system in PLATFORMS else UNKNOWN
 
 
 class SubmissionManager:
-    """Schedules, builds, sends and retries the weekly report."""
+    """Runs the weekly report and the erasures for one config entry."""
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: PrinternizerStatsConfigEntry,
+        entry: ConfigEntry,
         storage: PrinternizerStatsStorage,
         *,
-        integration_version: str,
+        version: str,
+        deployment_mode: str,
+        on_change: Callable[[], None],
     ) -> None:
-        """Read consent and the persisted submission state."""
+        """Read consent and the submission settings of the entry."""
         self._hass = hass
         self._entry = entry
         self._storage = storage
-        self._version = integration_version
+        self._state = storage.data.delivery
+        self._version = version
+        self._deployment_mode = deployment_mode
+        self._on_change = on_change
+        self._rng = random.Random()
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._stopped = False
-        self._rng = random.Random()
-        self.next_check: datetime | None = None
-        self.listeners: list[Callable[[], None]] = []
         self._country = UNKNOWN_COUNTRY
-        options = entry.options
-        self.endpoint: str = options.get(CONF_ENDPOINT) or default_endpoint()
-        self._api_key: str = options.get(CONF_API_KEY, "")
+        self._platform = _platform()
+        self._build_failed = False
+        self._lock = asyncio.Lock()
+        self.next_check: datetime | None = None
+        self.consent = Consent.from_options(entry.options)
+        self.endpoint: str = entry.options.get(CONF_ENDPOINT) or default_endpoint()
+        self._generation: int = entry.options.get(CONF_CREDENTIALS_GENERATION, 0)
         self._client = StatsServiceClient(
             async_get_clientsession(hass),
             endpoint=self.endpoint,
-            api_key=self._api_key,
-            user_agent=f"HomeAssistant-PrinternizerStats/{integration_version}",
-        )
-        state = storage.data.submission
-        self.pending = PendingReport.from_storage(state.get("pending"))
-        self._last_period_end = _parse_day(state.get("last_period_end"))
-        self.last_success = _parse_time(state.get("last_success"))
-        self._last_request = _parse_time(state.get("last_request"))
-        # A pause the service asked for (429 Retry-After); submit_now honours it too.
-        self._not_before = _parse_time(state.get("not_before"))
-        self._state = (
-            _State(state.get("state", "ok"))
-            if state.get("state") in set(_State)
-            else _State.OK
-        )
-        self._failed_with: str | None = state.get("failed_with")
-        self._rejected_version: str | None = state.get("rejected_version")
-        self.history: list[dict[str, Any]] = list(state.get("history") or [])[
-            -HISTORY_LENGTH:
-        ]
-
-    # --- consent ---------------------------------------------------------
-
-    @property
-    def consent_day(self) -> date | None:
-        """The day sharing was agreed to, if it was."""
-        return _parse_day(self._entry.options.get(CONF_CONSENT_DAY))
-
-    @property
-    def opted_in(self) -> bool:
-        """The user agreed to some version of the disclosure."""
-        return (
-            bool(self._entry.options.get(CONF_SHARE)) and self.consent_day is not None
+            api_key=entry.options.get(CONF_API_KEY, ""),
+            user_agent=f"HomeAssistant-PrinternizerStats/{version}",
         )
 
-    @property
-    def consent_current(self) -> bool:
-        """The user agreed to the disclosure of this version."""
-        return (
-            self.opted_in
-            and self._entry.options.get(CONF_CONSENT_VERSION) == CONSENT_VERSION
-        )
+    # --- set-up ------------------------------------------------------------------
 
-    @property
-    def sharing_status(self) -> SharingStatus:
-        """One word for the dashboard."""
-        if not self.opted_in:
-            return SharingStatus.OPTED_OUT
-        if not self.consent_current:
-            return SharingStatus.PAUSED
-        if self._state is not _State.OK:
-            return SharingStatus.FAILING
-        return SharingStatus.OPTED_IN
-
-    async def async_apply_consent(self) -> None:
-        """Bring stored state in line with the entry's consent (run at every setup)."""
+    async def async_setup(self) -> None:
+        """Bring the stored state in line with the entry (run at every set-up)."""
         # The time-zone lookup reads tzdata's files: once, off the event loop.
         self._country = await self._hass.async_add_executor_job(
             country_code, self._hass.config.country, self._hass.config.time_zone
         )
-        data = self._storage.data
-        if not self.opted_in:
-            if data.installation_id or self.pending or self._last_period_end:
-                LOGGER.info(
-                    "Sharing is off: the installation id and any pending report were discarded"
-                )
-            data.installation_id = None
-            data.first_seen = None
-            self.pending = None
-            self._last_period_end = None
-            # The history belongs to the discarded id; a later opt-in starts anew.
-            self.history = []
-            self._state = _State.OK
-            self._failed_with = None
-            self._rejected_version = None
-            for issue in (ISSUE_RECONSENT, ISSUE_API_KEY, ISSUE_REJECTED):
-                ir.async_delete_issue(self._hass, DOMAIN, issue)
-            await self._async_persist()
-            return
-        if data.installation_id is None:
-            data.installation_id = str(uuid.uuid4())
-            data.first_seen = self.consent_day.isoformat() if self.consent_day else None
-        if self.consent_current:
-            ir.async_delete_issue(self._hass, DOMAIN, ISSUE_RECONSENT)
-        else:
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                ISSUE_RECONSENT,
-                is_fixable=True,
-                is_persistent=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_RECONSENT,
-            )
-        if self._state is _State.AUTH_FAILED and self._failed_with != _credentials_hash(
-            self.endpoint, self._api_key
+        state = self._state
+        now = self._storage.now()
+        # The entry keeps what must survive losing the statistics file.
+        kept = self._entry.data.get(DATA_REPORTED_UNTIL)
+        if isinstance(kept, str) and (
+            state.reported_until is None or kept > state.reported_until.isoformat()
         ):
-            # The user entered other credentials: try again.
-            self._state = _State.OK
-            self._failed_with = None
-            ir.async_delete_issue(self._hass, DOMAIN, ISSUE_API_KEY)
-        if self._state is _State.REJECTED and self._rejected_version != self._version:
-            # A new version of the integration builds reports differently.
-            self._state = _State.OK
-            self._rejected_version = None
-            ir.async_delete_issue(self._hass, DOMAIN, ISSUE_REJECTED)
+            state.reported_until = datetime.fromisoformat(kept).date()
+        for sid in self._entry.data.get(DATA_SERVICE_IDS) or []:
+            if isinstance(sid, str) and sid not in state.service_ids:
+                state.service_ids.append(sid)
+        if not self.consent.opted_in and (state.installation_id or state.pending):
+            LOGGER.info(
+                "Sharing is off: the installation id and any pending report were discarded, "
+                "and the service is asked to erase what it received"
+            )
+        state.follow_consent(self.consent, now)
+        state.resume(generation=self._generation, version=self._version)
+        state.follow_clock(now.date(), now)
+        self._update_issues()
         await self._async_persist()
-
-    # --- scheduling ------------------------------------------------------
 
     @callback
     def async_start(self) -> None:
         """First check a while after start-up, with jitter so installs spread out."""
         delay = STARTUP_DELAY + self._rng.random() * STARTUP_JITTER
-        self._async_schedule(dt_util.utcnow() + delay)
+        if self._state.erasures:
+            delay = ERASURE_DELAY
+        self._schedule(self._storage.now() + delay)
 
     @callback
     def async_stop(self) -> None:
@@ -276,353 +173,331 @@ class SubmissionManager:
         self.next_check = None
 
     @callback
-    def _async_schedule(self, when: datetime) -> None:
-        """Wake up at `when` (replacing any earlier plan)."""
+    def _schedule(self, when: datetime) -> None:
+        """Wake up at `when` (trusted time), replacing any earlier plan.
+
+        The timer counts elapsed time, not wall-clock time: a clock that jumps
+        a year ahead and back must not move a check by a year.
+        """
         if self._stopped:
             return
         if self._unsub_timer:
             self._unsub_timer()
         self.next_check = when
-        self._unsub_timer = async_track_point_in_utc_time(
-            self._hass, self._async_timer, when
-        )
+        delay = max((when - self._storage.now()).total_seconds(), 1.0)
+        self._unsub_timer = async_call_later(self._hass, delay, self._async_timer)
 
     @callback
-    def _async_timer(self, now: datetime) -> None:
+    def _async_timer(self, _now: datetime) -> None:
         """Run a check in a task that unloading the entry cancels."""
         self._unsub_timer = None
         self._entry.async_create_background_task(
             self._hass, self.async_check(), f"{DOMAIN} submission check"
         )
 
+    # --- the check ----------------------------------------------------------------
+
+    def view(self) -> DeliveryView:
+        """What the sensors show."""
+        return self._state.view(self.consent, self.next_check)
+
     @property
-    def next_submission(self) -> datetime | None:
-        """When a report will be sent next, as far as we know now."""
-        start = self._period_start()
-        if (
-            start is None
-            or not self.consent_current
-            or self._state in (_State.AUTH_FAILED, _State.REJECTED)
-        ):
-            return None
-        if self.pending is not None:
-            return max(self.pending.next_attempt, self._earliest_request())
-        due = datetime.combine(
-            start + timedelta(days=REPORT_DAYS), datetime.min.time(), dt_util.UTC
-        )
-        # An overdue report goes out at the next check, not in the past.
-        return max(due, self._earliest_request(), self.next_check or due)
+    def sharing_status(self) -> SharingStatus:
+        """One word for the dashboard."""
+        return self._state.sharing_status(self.consent)
 
-    def _earliest_request(self) -> datetime:
-        """The service takes one request per installation per hour, and may ask for more."""
-        earliest = dt_util.utc_from_timestamp(0)
-        if self._last_request is not None:
-            earliest = self._last_request + MIN_REQUEST_INTERVAL
-        if self._not_before is not None:
-            earliest = max(earliest, self._not_before)
-        return earliest
+    async def async_check(self, *, force: bool = False) -> Outcome | None:
+        """Erase what is due, build the next report when due, send when allowed.
 
-    def _period_start(self) -> date | None:
-        """Where the next report begins: after the last accepted one, never before consent."""
-        consent_day = self.consent_day
-        if consent_day is None:
-            return None
-        if self._last_period_end is None:
-            return consent_day
-        return max(self._last_period_end, consent_day)
+        One at a time: a check, submit_now and delete_all never interleave.
+        """
+        async with self._lock:
+            return await self._async_check(force=force)
 
-    async def async_check(self, *, force: bool = False) -> SubmitResult | None:
-        """Build a report when one is due and send it when allowed; plan the next check."""
-        now = dt_util.utcnow()
-        result: SubmitResult | None = None
+    async def _async_check(self, *, force: bool) -> Outcome | None:
+        """The check itself (under the lock)."""
+        now = self._storage.now()
+        outcome: Outcome | None = None
         try:
-            if self.consent_current and self._state not in (
-                _State.AUTH_FAILED,
-                _State.REJECTED,
-            ):
-                if self.pending is None:
-                    await self._async_build_pending(now, force=force)
-                if (
-                    self.pending is not None
-                    and (force or now >= self.pending.next_attempt)
-                    and now >= self._earliest_request()
-                ):
-                    result = await self._async_send(now)
+            if self._state.follow_clock(now.date(), now):
+                LOGGER.warning(
+                    "The clock went back; the report plan continues from today"
+                )
+            await self._async_require_storage()
+            await self._async_erase_due(now)
+            if self._state.can_send(self.consent):
+                await self._async_prepare(now, force=force)
+                if self._state.send_due(self.consent, now, force=force):
+                    outcome = await self._async_send(now)
+        except StorageUnwritableError:
+            LOGGER.warning(
+                "The statistics file cannot be written; nothing is sent until it can"
+            )
+            self._schedule(now + SAVE_RETRY)
+            if force:
+                raise
+            return None
         finally:
-            self._async_plan_next(now)
-            self._async_notify()
-        return result
+            self._update_issues()
+            self._on_change()
+        when = self._state.wake_at(self.consent, now)
+        if self._build_failed:
+            # A report that cannot be built is not tried again every second.
+            when = max(when, now + CHECK_INTERVAL)
+        self._schedule(when)
+        return outcome
 
-    @callback
-    def _async_notify(self) -> None:
-        """Let the sensors show the new state; they otherwise follow Printernizer's polls."""
-        if not self._stopped:
-            for listener in self.listeners:
-                listener()
+    async def _async_require_storage(self) -> None:
+        """Send nothing while the file cannot be written (a full disk must not cause resends)."""
+        if not self._storage.healthy and not await self._storage.async_commit():
+            raise StorageUnwritableError
 
-    @callback
-    def _async_plan_next(self, now: datetime) -> None:
-        """Next wake-up: the pending report's retry time, else the regular check."""
-        when = now + CHECK_INTERVAL
-        if (
-            self.pending is not None
-            and self.consent_current
-            and self._state is not _State.AUTH_FAILED
-        ):
-            when = min(when, max(self.pending.next_attempt, self._earliest_request()))
-        self._async_schedule(max(when, now + timedelta(seconds=1)))
-
-    async def _async_build_pending(self, now: datetime, *, force: bool) -> None:
-        """Freeze the next report (payload, period, idempotency key) once it is due."""
-        start = self._period_start()
-        end = now.date()
-        if start is None or end <= start:
+    async def _async_prepare(self, now: datetime, *, force: bool) -> None:
+        """Skip expired days, then freeze the next report once its period is over."""
+        state = self._state
+        today = now.date()
+        if skipped := state.skip_expired(self.consent, today):
+            LOGGER.warning(
+                "Days %s to %s were never reported and are older than the %s-day "
+                "retention; they are skipped",
+                skipped[0],
+                skipped[1] - timedelta(days=1),
+                90,
+            )
+            await self._async_persist()
+        if state.pending is not None:
             return
-        if not force and (end - start).days < REPORT_DAYS:
+        period = state.next_period(self.consent, today, force=force)
+        if period is None:
             return
-        self.pending = PendingReport(
-            period_start=start,
-            period_end=end,
-            idempotency_key=str(uuid.uuid4()),
-            body=serialize_report(self.build_report(start, end, now)).decode(),
-            attempts=0,
-            next_attempt=now,
-        )
+        try:
+            report = self.build(period, now)
+        except ContractError as err:
+            if not self._build_failed:
+                LOGGER.error(
+                    "A report was not sent because it does not fit the service (%s)",
+                    err,
+                )
+            self._build_failed = True
+            return
+        self._build_failed = False
+        state.freeze(period, serialize_report(report).decode(), now)
         await self._async_persist()
 
-    def build_report(self, start: date, end: date, now: datetime) -> dict[str, Any]:
-        """The report for [start, end) from what is stored now."""
+    async def _async_send(self, now: datetime) -> Outcome:
+        """One request, saved before it leaves; its outcome saved before anything else."""
+        pending = self._state.begin_attempt(now)
+        await self._async_persist()
+        if not self._storage.healthy:
+            raise StorageUnwritableError
+        outcome = await self._async_post(pending.body.encode(), pending.idempotency_key)
+        self._state.apply(
+            outcome, now, self._rng, generation=self._generation, version=self._version
+        )
+        await self._async_persist()
+        if isinstance(outcome, Accepted):
+            LOGGER.info(
+                "The usage report for %s to %s was accepted",
+                pending.start,
+                pending.end - timedelta(days=1),
+            )
+        elif isinstance(outcome, Refused) and outcome.halt is Halt.AUTH_FAILED:
+            LOGGER.warning(
+                "The statistics service refused the API key (HTTP %s); nothing is sent "
+                "until a new key is entered (Settings > Devices & services > re-authenticate)",
+                outcome.status,
+            )
+            self._entry.async_start_reauth(self._hass)
+        elif isinstance(outcome, Refused):
+            LOGGER.warning(
+                "The statistics service rejected the report (HTTP %s); it is not sent "
+                "again, and sharing pauses until the integration is updated",
+                outcome.status,
+            )
+        else:
+            LOGGER.debug(
+                "Report not delivered (%s); next attempt at %s",
+                outcome.reason,
+                pending.next_attempt,
+            )
+        return outcome
+
+    async def _async_post(self, body: bytes, key: str) -> Outcome:
+        """The request, its answer as an outcome."""
+        try:
+            accepted = await self._client.submit(body, idempotency_key=key)
+        except AuthFailedError as err:
+            return Refused(Halt.AUTH_FAILED, err.status)
+        except RejectedError as err:
+            return Refused(Halt.REJECTED, err.status)
+        except RateLimitedError as err:
+            return Failed(err.reason, err.retry_after)
+        except ClientError as err:
+            return Failed(err.reason)
+        return Accepted(accepted.submission_id)
+
+    async def _async_erase_due(self, now: datetime) -> bool:
+        """Ask the service to erase each id whose turn it is; True when all went."""
+        all_erased = True
+        for erasure in self._state.due_erasures(now):
+            try:
+                await self._client.erase(erasure.installation_id)
+            except ClientError as err:
+                all_erased = False
+                self._state.erasure_failed(
+                    erasure.installation_id, err.reason, now, self._rng
+                )
+            else:
+                self._state.erased(erasure.installation_id)
+            await self._async_persist()
+        return all_erased
+
+    # --- reports ------------------------------------------------------------------
+
+    def build(self, period: Period, now: datetime) -> Report:
+        """The report for a period from what is stored now."""
         data = self._storage.data
-        snapshot = data.snapshot
-        consent_day = self.consent_day or start
+        state = self._state
         return build_report(
-            counters=data.counters.by_date(),
-            period=Period(start=start, end=end),
+            tally=data.counters.tally(period.start, period.end),
+            period=period,
             installation=InstallationFacts(
-                installation_id=data.installation_id
-                or "00000000-0000-4000-8000-000000000000",
-                first_seen=_parse_day(data.first_seen) or consent_day,
-                app_version=snapshot.get("app_version") or "unknown",
-                python_version=None,
-                platform=sys.platform,
+                installation_id=state.installation_id or PREVIEW_ID,
+                first_seen=state.first_seen or period.start,
+                app_version=data.facts.app_version,
+                platform=self._platform,
+                deployment_mode=self._deployment_mode,
                 country_code=self._country,
             ),
-            fleet=snapshot.get("fleet") or {},
-            uptime_hours=snapshot.get("uptime_hours"),
-            consent_day=consent_day,
+            fleet=data.facts.fleet or {},
             today=now.date(),
         )
 
-    def preview(self) -> dict[str, Any] | None:
-        """The exact next report: the pending one, else the next period with today's data."""
-        if self.pending is not None:
-            return dict(json.loads(self.pending.body))
-        now = dt_util.utcnow()
-        start = self._period_start() or now.date()
-        end = max(now.date(), start + timedelta(days=REPORT_DAYS))
-        sent = max(now, datetime.combine(end, datetime.min.time(), dt_util.UTC))
-        return self.build_report(start, end, sent)
-
-    async def _async_send(self, now: datetime) -> SubmitResult:
-        """One request; the outcome decides what happens to the pending report."""
-        pending = self.pending
-        assert pending is not None
-        self._last_request = now
-        pending.attempts += 1
-        await self._async_persist()
-        result = await self._client.submit(
-            pending.body.encode(), idempotency_key=pending.idempotency_key
+    def preview(self) -> Report:
+        """The exact next report: the pending one byte for byte, else the next period's so far."""
+        if self._state.pending is not None:
+            report: Report = json.loads(self._state.pending.body)
+            return report
+        now = self._storage.now()
+        period = self._state.preview_period(self.consent, now.date())
+        return self.build(
+            period,
+            max(now, datetime.combine(period.end, datetime.min.time(), now.tzinfo)),
         )
-        outcome = result.outcome
-        if outcome is SubmitOutcome.ACCEPTED:
-            LOGGER.info(
-                "The usage report for %s to %s was accepted",
-                pending.period_start,
-                pending.period_end - timedelta(days=1),
-            )
-            self._last_period_end = pending.period_end
-            self.last_success = now
-            self.history = [
-                *self.history,
-                {
-                    "period_start": pending.period_start.isoformat(),
-                    "period_end": pending.period_end.isoformat(),
-                    "submitted": now.date().isoformat(),
-                    "submission_id": result.submission_id,
-                },
-            ][-HISTORY_LENGTH:]
-            self.pending = None
-            self._state = _State.OK
-            self._rejected_version = None
-            ir.async_delete_issue(self._hass, DOMAIN, ISSUE_API_KEY)
-            ir.async_delete_issue(self._hass, DOMAIN, ISSUE_REJECTED)
-        elif outcome is SubmitOutcome.AUTH_FAILED:
-            LOGGER.warning(
-                "The statistics service refused the API key (HTTP %s); submissions stop "
-                "until a new key is entered in the integration's options",
-                result.status,
-            )
-            self._state = _State.AUTH_FAILED
-            self._failed_with = _credentials_hash(self.endpoint, self._api_key)
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                ISSUE_API_KEY,
-                is_fixable=True,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_API_KEY,
-            )
-        elif outcome is SubmitOutcome.REJECTED:
-            LOGGER.warning(
-                "The statistics service rejected the report (HTTP %s); it will not be "
-                "sent again and submissions pause until the integration is updated",
-                result.status,
-            )
-            self.pending = None
-            self._state = _State.REJECTED
-            self._rejected_version = self._version
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                ISSUE_REJECTED,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_REJECTED,
-                translation_placeholders={"status": str(result.status)},
-            )
-        else:
-            # Retry-After when the service sends one (429), else backoff with
-            # full jitter; never sooner than the one-request-per-hour limit.
-            delay = result.retry_after or backoff_delay(
-                pending.attempts - 1, rng=self._rng
-            )
-            delay = max(delay, MIN_REQUEST_INTERVAL)
-            pending.next_attempt = now + delay
-            if result.retry_after:
-                self._not_before = pending.next_attempt
-            self._state = _State.RETRYING
-            LOGGER.debug(
-                "Report not delivered (%s); next attempt at %s",
-                result.error or outcome,
-                pending.next_attempt,
-            )
-        await self._async_persist()
-        return result
 
-    async def async_submit_now(self) -> datetime | None:
-        """The submit_now action: send now if allowed; return the next allowed time if not."""
-        if not self.consent_current:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="not_opted_in"
+    # --- actions ------------------------------------------------------------------
+
+    async def async_submit_now(self) -> None:
+        """The submit_now action: send now if allowed, else say why (domain errors)."""
+        if not self.consent.current:
+            raise NotOptedInError
+        state = self._state
+        if state.halt is not Halt.NONE:
+            raise SubmitStoppedError(str(state.halt))
+        now = self._storage.now()
+        if now < state.earliest_request():
+            raise TooSoonError(state.earliest_request())
+        outcome = await self.async_check(force=True)
+        if outcome is None:
+            if state.pending is None:
+                raise NothingToSubmitError
+            raise TooSoonError(state.earliest_request())
+        if isinstance(outcome, Refused):
+            raise SubmitStoppedError(str(outcome.halt))
+        if isinstance(outcome, Failed):
+            pending = state.pending
+            raise NotDeliveredError(
+                outcome.reason, pending.next_attempt if pending else now
             )
-        now = dt_util.utcnow()
-        if now < self._earliest_request():
-            return self._earliest_request()
-        if self._state is _State.AUTH_FAILED:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="api_key_rejected"
-            )
-        self._state = _State.OK if self._state is _State.REJECTED else self._state
-        result = await self.async_check(force=True)
-        if result is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN, translation_key="nothing_to_submit"
-            )
-        if result.outcome is not SubmitOutcome.ACCEPTED:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="submission_failed",
-                translation_placeholders={
-                    "reason": result.error or str(result.outcome)
-                },
-            )
-        return None
 
     async def async_delete_all(self) -> dict[str, Any]:
-        """Wipe local data, ask the service to erase what it has, rotate the id."""
+        """Wipe local data, ask the service to erase every id it got, rotate the id.
+
+        Waits for a check in progress, so a report in flight is settled first.
+        """
+        async with self._lock:
+            return await self._async_delete_all()
+
+    async def _async_delete_all(self) -> dict[str, Any]:
+        """delete_all itself (under the lock)."""
         data = self._storage.data
-        old_id = data.installation_id
+        state = self._state
+        now = self._storage.now()
         deleted = {
             "days": len(data.counters.days),
-            "events": sum(
-                count
-                for counts in data.counters.days.values()
-                for name, count in counts.items()
-                if KEY_SEPARATOR not in name
-            ),
-            "submissions": len(self.history),
+            "events": data.counters.event_count(),
+            "submissions": len(state.history),
         }
-        erasure = "not_needed"
-        if old_id is not None and (self.history or self.pending is not None):
-            outcome = await self._client.delete_installation(old_id)
-            erasure = "erased" if outcome.ok else "failed"
+        had_id = state.installation_id is not None
+        ids = state.erase_all(now)
         data.counters.clear()
-        data.snapshot = {}
-        data.installation_id = None
-        data.first_seen = None
-        self.pending = None
-        self.history = []
-        self.last_success = None
-        self._last_period_end = None
-        self._state = _State.OK
-        await self.async_apply_consent()
-        if self.opted_in:
-            # The new id starts today: days before it were erased, not idle.
-            today = dt_util.utcnow().date()
-            data.first_seen = today.isoformat()
-            self._last_period_end = today
-            await self._async_persist()
+        data.tracker.reset()
+        data.facts.fleet = None
+        state.restart_after_delete(self.consent, now.date())
+        await self._async_persist()
+        all_erased = await self._async_erase_due(now)
+        erasure = "not_needed" if not ids else "erased" if all_erased else "pending"
+        self._update_issues()
+        self._schedule(self._state.wake_at(self.consent, now))
+        self._on_change()
         return {
             "deleted": deleted,
             "service_erasure": erasure,
-            "installation_id_rotated": old_id is not None,
+            "installation_id_rotated": had_id,
         }
 
-    # --- persistence ------------------------------------------------------
+    # --- persistence and repairs --------------------------------------------------
 
     async def _async_persist(self) -> None:
-        """Put the state into the stored data and save at once.
-
-        A pending report must survive a crash, so this does not wait for the
-        debounced save (it runs at most a few times per hour).
-        """
-        self._storage.data.submission = self.as_storage()
-        await self._storage.async_flush()
-
-    def as_storage(self) -> dict[str, Any]:
-        """JSON form of the submission state."""
-        return {
-            "pending": self.pending.as_storage() if self.pending else None,
-            "last_period_end": self._last_period_end.isoformat()
-            if self._last_period_end
-            else None,
-            "last_success": self.last_success.isoformat()
-            if self.last_success
-            else None,
-            "last_request": self._last_request.isoformat()
-            if self._last_request
-            else None,
-            "not_before": self._not_before.isoformat() if self._not_before else None,
-            "state": str(self._state),
-            "failed_with": self._failed_with,
-            "rejected_version": self._rejected_version,
-            "history": self.history,
+        """Save now, and copy the two lasting facts into the entry."""
+        await self._storage.async_commit()
+        state = self._state
+        wanted = {
+            DATA_REPORTED_UNTIL: None
+            if state.reported_until is None
+            else state.reported_until.isoformat(),
+            DATA_SERVICE_IDS: list(state.service_ids),
         }
+        if any(self._entry.data.get(key) != value for key, value in wanted.items()):
+            self._hass.config_entries.async_update_entry(
+                self._entry, data={**self._entry.data, **wanted}
+            )
 
+    @callback
+    def _update_issues(self) -> None:
+        """Raise or clear the repairs that follow from the state."""
+        state = self._state
+        self._issue(
+            ISSUE_RECONSENT,
+            self.consent.opted_in and not self.consent.current,
+            fixable=True,
+        )
+        self._issue(ISSUE_REJECTED, state.halt is Halt.REJECTED)
+        self._issue(
+            ISSUE_ERASURE,
+            state.erasure_stuck,
+            placeholders={"count": str(len(state.erasures))},
+        )
 
-def _parse_day(value: Any) -> date | None:
-    """An ISO day, or None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    """An ISO datetime, or None."""
-    if not isinstance(value, str):
-        return None
-    parsed = dt_util.parse_datetime(value)
-    return dt_util.as_utc(parsed) if parsed else None
+    def _issue(
+        self,
+        issue_id: str,
+        active: bool,
+        *,
+        fixable: bool = False,
+        placeholders: dict[str, str] | None = None,
+    ) -> None:
+        """Create or delete one repair issue."""
+        if not active:
+            ir.async_delete_issue(self._hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=fixable,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=issue_id,
+            translation_placeholders=placeholders,
+        )

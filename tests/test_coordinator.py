@@ -1,0 +1,974 @@
+"""Polling Printernizer through Home Assistant: recorded answers, rate limits, outages, restarts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+import json
+import logging
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+from unittest.mock import patch
+
+from aiohttp import web
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
+
+from custom_components.printernizer_stats.const import (
+    DOMAIN,
+    EVENT_PRINTERNIZER_STATS,
+    ISSUE_RECORDER,
+    SAVE_DELAY,
+    SCAN_INTERVAL,
+    SERVICE_EXPORT,
+    SLOW_POLL_INTERVAL,
+)
+from custom_components.printernizer_stats.counters import UsageCounters
+from simulator.printernizer import PrinternizerSimulator
+
+from .conftest import (
+    FIXTURES,
+    advance,
+    load_fixture,
+    make_entry,
+    restart,
+    serve,
+    setup_entry,
+)
+
+pytestmark = pytest.mark.freeze_time("2026-11-30 00:53:00+00:00")
+
+PREFIX = "sensor.printernizer_usage_statistics"
+PRINTERS = f"{PREFIX}_printers"
+SHARING = f"{PREFIX}_sharing_status"
+COMPLETED_TOTAL = f"{PREFIX}_jobs_completed"
+COMPLETED_WEEK = f"{PREFIX}_jobs_completed_this_week"
+FAILED_WEEK = f"{PREFIX}_jobs_failed_this_week"
+CREATED_WEEK = f"{PREFIX}_jobs_created_this_week"
+DOWNLOADED_WEEK = f"{PREFIX}_files_downloaded_this_week"
+TODAY = "2026-11-30"
+LOGGERS = (
+    "custom_components.printernizer_stats",
+    "homeassistant.helpers.update_coordinator",
+)
+SLOW_POLLS = int(SLOW_POLL_INTERVAL / SCAN_INTERVAL)
+INDEX = {
+    item["file"]: item
+    for item in json.loads(
+        (FIXTURES / "printernizer" / "_index.json").read_text(encoding="utf-8")
+    )
+}
+
+
+# --- recorded Printernizer --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One recorded response: status, every recorded header, the body."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+def recorded(
+    name: str, *, headers: dict[str, str | None] | None = None, **body: Any
+) -> Answer:
+    """A recording of Printernizer 2.42.0, optionally with changed body fields or headers (None drops one)."""
+    meta = INDEX[name]
+    changed = headers or {}
+    kept = {
+        key: value
+        for key, value in meta["headers"]
+        if key != "content-length" and key not in changed
+    }
+    fixture = load_fixture(name)
+    return Answer(
+        status=meta["status"],
+        headers=kept
+        | {key: value for key, value in changed.items() if value is not None},
+        body=fixture | body if body else fixture,
+    )
+
+
+@dataclass
+class RecordedPrinternizer:
+    """Serves recordings per path; a test switches them between polls.
+
+    A path maps to one answer, or to one answer per page (`?page=N`); `once`
+    answers the next request of a path only (a single 429, say).
+    """
+
+    answers: dict[str, Answer | list[Answer]] = field(
+        default_factory=lambda: {
+            "health": recorded("01_health.json"),
+            "system/info": recorded("01d_system_info.json"),
+            "usage-stats/status": recorded("05b_usage_stats_status.json"),
+            "printers": recorded("02d_printers_list.json"),
+            "jobs": recorded("08b_jobs_list_after_restart.json"),
+            "files": recorded("04a_files_list_empty.json"),
+        }
+    )
+    once: dict[str, Answer] = field(default_factory=dict)
+    requests: list[str] = field(default_factory=list)
+
+    def count(self, path: str) -> int:
+        """Requests of one path so far."""
+        return self.requests.count(path)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answer with the recording chosen for this path."""
+        path = request.match_info["path"]
+        self.requests.append(path)
+        answer = self.once.pop(path, None) or self.answers.get(path)
+        if isinstance(answer, list):
+            answer = answer[min(int(request.query.get("page", "1")), len(answer)) - 1]
+        if answer is None:
+            return web.json_response({"detail": "Not Found"}, status=404)
+        return web.Response(
+            status=answer.status,
+            headers=answer.headers,
+            body=json.dumps(answer.body).encode(),
+        )
+
+
+@pytest.fixture
+def recording() -> RecordedPrinternizer:
+    """Printernizer as recorded: three printers, no jobs yet."""
+    return RecordedPrinternizer()
+
+
+@pytest.fixture
+async def recording_entry(
+    recording: RecordedPrinternizer, socket_enabled: None, entry_options: dict[str, Any]
+) -> AsyncIterator[MockConfigEntry]:
+    """A config entry pointing at the recordings, served on 127.0.0.1."""
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/{path:.*}", recording.handle)
+    server = await serve(app)
+    yield make_entry(str(server.make_url("")).rstrip("/"), entry_options)
+    await server.close()
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+async def export(hass: HomeAssistant) -> dict[str, Any]:
+    """The export action's answer."""
+    response = await hass.services.async_call(
+        DOMAIN, SERVICE_EXPORT, {}, blocking=True, return_response=True
+    )
+    assert response is not None
+    return dict(response)
+
+
+async def today(hass: HomeAssistant) -> dict[str, Any]:
+    """Today's counters from the export (all polls here stay within one UTC day)."""
+    return dict((await export(hass))["counters_by_day"].get(TODAY, {}))
+
+
+async def poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, times: int = 1
+) -> None:
+    """Let the coordinator poll `times` times, a minute apart."""
+    for _ in range(times):
+        await advance(hass, freezer, SCAN_INTERVAL)
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    """An entity's state."""
+    current = hass.states.get(entity_id)
+    assert current is not None, entity_id
+    return current.state
+
+
+def our_sensors(hass: HomeAssistant) -> list[str]:
+    """Every sensor of the integration."""
+    return [
+        s.entity_id
+        for s in hass.states.async_all("sensor")
+        if s.entity_id.startswith(PREFIX)
+    ]
+
+
+def loud(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Records above DEBUG from the integration and Home Assistant's coordinator."""
+    return [
+        r
+        for r in caplog.records
+        if r.name.startswith(LOGGERS) and r.levelno > logging.DEBUG
+    ]
+
+
+def typed(printer_type: str, count: int = 1, **extra: dict[str, int]) -> dict[str, Any]:
+    """An exported event entry with its printer type (and other metadata)."""
+    return {
+        "count": count,
+        "metadata": {"printer_type": {printer_type: count}, **extra},
+    }
+
+
+# --- recorded responses: jobs -----------------------------------------------------
+
+
+async def test_recorded_jobs_counted_through_statuses(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """Created, running, a refused completion, failed, completed: each counted once, typed by printer."""
+    await setup_entry(hass, recording_entry)
+    assert state(hass, PRINTERS) == "3"
+    assert hass.states.get(PRINTERS).attributes == {
+        "bambu_lab": 1,
+        "prusa_core": 2,
+        "state_class": "measurement",
+        "friendly_name": "Printernizer Usage Statistics Printers",
+    }
+    for name in (
+        "03d_jobs_list_after_create.json",
+        "03f_jobs_list_after_job1_running.json",
+        "03h_jobs_list_after_failed_completion_attempt.json",
+        "03j_jobs_list_after_job2_failed.json",
+        "03l_jobs_list_final.json",
+        "03l_jobs_list_final.json",
+    ):
+        recording.answers["jobs"] = recorded(name)
+        await poll(hass, freezer)
+
+    counts = await today(hass)
+    assert counts["job_created"] == {
+        "count": 3,
+        "metadata": {"printer_type": {"bambu_lab": 1, "prusa_core": 2}},
+    }
+    # Ran 19 s on the bambu_lab printer; failed at once on a prusa_core one.
+    assert counts["job_completed"] == typed("bambu_lab", duration_minutes={"0-15m": 1})
+    assert counts["job_failed"] == typed("prusa_core", duration_minutes={"0-15m": 1})
+    assert (await export(hass))["totals"] == {
+        "job_created": 3,
+        "job_completed": 1,
+        "job_failed": 1,
+    }
+    assert [
+        state(hass, e)
+        for e in (CREATED_WEEK, COMPLETED_WEEK, FAILED_WEEK, COMPLETED_TOTAL)
+    ] == ["3", "1", "1", "1"]
+
+
+async def test_recorded_jobs_read_across_pages(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """Every page up to total_pages is read; what changed on page 2 counts, once."""
+    recording.answers["jobs"] = recorded("03f_jobs_list_after_job1_running.json")
+    await setup_entry(hass, recording_entry)
+    recording.answers["jobs"] = [
+        recorded("03m_jobs_list_limit2_page1.json"),
+        recorded("03n_jobs_list_limit2_page2.json"),
+        recorded("03o_jobs_list_limit2_page3_beyond.json"),
+    ]
+    before = recording.count("jobs")
+    await poll(hass, freezer)
+    assert recording.count("jobs") - before == 2
+    await poll(hass, freezer, 2)
+
+    assert (await export(hass))["totals"] == {"job_completed": 1, "job_failed": 1}
+    counts = await today(hass)
+    assert counts["job_completed"] == typed("bambu_lab", duration_minutes={"0-15m": 1})
+    assert counts["job_failed"] == typed("prusa_core", duration_minutes={"0-15m": 1})
+
+
+async def test_recorded_printernizer_restart_counts_nothing(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """Printernizer's restart empties its job list: nothing is counted, the fleet stays."""
+    recording.answers["jobs"] = recorded("03j_jobs_list_after_job2_failed.json")
+    recording.answers["printers"] = recorded("03q_printers_list_after_jobs.json")
+    await setup_entry(hass, recording_entry)
+    recording.answers["jobs"] = recorded("03l_jobs_list_final.json")
+    await poll(hass, freezer)
+    totals = (await export(hass))["totals"]
+    assert totals == {"job_completed": 1}
+
+    recording.answers["health"] = recorded("08a_health_after_restart.json")
+    recording.answers["jobs"] = recorded("08b_jobs_list_after_restart.json")
+    recording.answers["printers"] = recorded("08c_printers_list_after_restart.json")
+    await poll(hass, freezer, 3)
+
+    assert (await export(hass))["totals"] == totals
+    assert state(hass, PRINTERS) == "3"
+    assert state(hass, COMPLETED_WEEK) == "1"
+
+
+async def test_recorded_uptime_drop_is_one_restart(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """system/info's uptime going down is one app_start and one app_shutdown; it is read every 10 minutes."""
+    with patch(
+        "custom_components.printernizer_stats.coordinator.is_hassio", return_value=True
+    ):
+        await setup_entry(hass, recording_entry)
+    for uptime in (621, 30, 630):
+        recording.answers["system/info"] = recorded(
+            "01d_system_info.json", uptime_seconds=uptime
+        )
+        await poll(hass, freezer, SLOW_POLLS)
+
+    counts = await today(hass)
+    assert counts["app_start"] == {
+        "count": 1,
+        "metadata": {
+            "app_version": {"2.42.0": 1},
+            "deployment_mode": {"homeassistant": 1},
+        },
+    }
+    assert counts["app_shutdown"] == {
+        "count": 1,
+        "metadata": {"uptime_hours": {"0-1h": 1}},
+    }
+    # Three slow reads in 30 minutes of polling (plus the first), health at every poll.
+    assert recording.count("system/info") == 4
+    assert recording.count("usage-stats/status") == 4
+    assert recording.count("health") == 3 * SLOW_POLLS + 1
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("2.42.0-3-g1a2b3c4", "2.42.0"),
+        ("2.42.0-dirty", "2.42.0"),
+        ("1a2b3c4", "unknown"),
+        ("2.42.0", "2.42.0"),
+    ],
+)
+async def test_recorded_version_kept_as_release(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    version: str,
+    expected: str,
+) -> None:
+    """A source install's version counts as its release; a bare commit hash as unknown."""
+    await setup_entry(hass, recording_entry)
+    assert (await export(hass))["printernizer"]["app_version"] == "2.42.0"
+    recording.answers["health"] = recorded("01_health.json", version=version)
+    await poll(hass, freezer)
+    assert (await export(hass))["printernizer"]["app_version"] == expected
+
+
+async def test_recorded_printernizer_shares_too(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """Printernizer's own opt-in shows on the sharing sensor; an error there changes nothing."""
+    await setup_entry(hass, recording_entry)
+    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is False
+
+    recording.answers["usage-stats/status"] = recorded(
+        "05b_usage_stats_status.json", opted_in=True
+    )
+    # An answer without an uptime (as /health gives) is no reading.
+    recording.answers["system/info"] = recorded("01_health.json")
+    await poll(hass, freezer, SLOW_POLLS - 1)
+    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is False
+    await poll(hass, freezer)
+    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is True
+
+    # Versions without these endpoints: the values just stay as they were.
+    del recording.answers["usage-stats/status"]
+    recording.answers["system/info"] = recorded("07a_error_printer_not_found.json")
+    await advance(hass, freezer, SLOW_POLL_INTERVAL)
+    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is True
+    assert state(hass, PRINTERS) == "3"
+    export_data = await export(hass)
+    assert export_data["printernizer"]["shares_statistics"] is True
+    assert export_data["tracker"]["uptime_hours"] == 0
+    assert "printernizer_uptime_hours" not in export_data["counters_by_day"].get(
+        TODAY, {}
+    )
+
+
+# --- recorded responses: rate limits and errors -----------------------------------
+
+
+async def test_recorded_rate_limit_resumes_with_refused_listing(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 429 is busy, not down: the fleet stays, only a debug line, and the next poll starts there."""
+    caplog.set_level(logging.DEBUG)
+    await setup_entry(hass, recording_entry)
+    recording.once["jobs"] = recorded("06a_rate_limit_429.json")
+    recording.requests.clear()
+    await poll(hass, freezer)
+    assert recording.requests == ["health", "printers", "jobs"]
+    assert state(hass, PRINTERS) == "3"
+
+    recording.answers["jobs"] = recorded("03d_jobs_list_after_create.json")
+    recording.requests.clear()
+    await poll(hass, freezer)
+    assert recording.requests == ["health", "jobs", "files", "printers"]
+    assert (await export(hass))["totals"] == {"job_created": 3}
+    await poll(hass, freezer)
+    assert recording.requests[4:] == ["health", "printers", "jobs", "files"]
+    assert loud(caplog) == []
+    assert "rate limited" in caplog.text
+
+
+@pytest.mark.parametrize("header", ["retry-after", "x-ratelimit-reset"])
+async def test_recorded_rate_limit_wait_honoured(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    header: str,
+) -> None:
+    """No listing is asked for until the time the 429 named has passed; health still is."""
+    await setup_entry(hass, recording_entry)
+    refused_at = int(dt_util.utcnow().timestamp()) + 60
+    headers: dict[str, str | None] = {"retry-after": "90"}
+    if header == "x-ratelimit-reset":
+        # Without Retry-After, the reset time (epoch seconds) is honoured.
+        headers = {"retry-after": None, header: str(refused_at + 90)}
+    recording.once["printers"] = recorded("06a_rate_limit_429.json", headers=headers)
+    await poll(hass, freezer)
+    recording.requests.clear()
+    await poll(hass, freezer)
+    assert recording.requests == ["health"]
+    assert state(hass, PRINTERS) == "3"
+    await poll(hass, freezer)
+    assert recording.requests[1:] == ["health", "printers", "jobs", "files"]
+
+
+async def test_recorded_health_rate_limited_skips_poll(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Should health ever answer 429, that poll reads nothing and nothing goes unavailable."""
+    await setup_entry(hass, recording_entry)
+    recording.once["health"] = recorded("06a_rate_limit_429.json")
+    recording.requests.clear()
+    await poll(hass, freezer)
+    assert recording.requests == ["health"]
+    assert all(state(hass, sensor) != STATE_UNAVAILABLE for sensor in our_sensors(hass))
+    assert loud(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "answer", "reason"),
+    [
+        (
+            "health",
+            recorded("04b_files_upload_malformed_multipart_400.json"),
+            "http_400",
+        ),
+        ("health", recorded("05b_usage_stats_status.json"), "no_status"),
+        ("jobs", recorded("07b_error_jobs_page0.json"), "http_422"),
+        (
+            "files",
+            recorded("03g_job1_status_completed_with_notes_ERROR500.json"),
+            "http_500",
+        ),
+        ("printers", recorded("01_health.json"), "not_a_listing"),
+    ],
+)
+async def test_recorded_error_answers_make_printers_unavailable(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    answer: Answer,
+    reason: str,
+) -> None:
+    """An error answer fails the poll once (logged with its reason only), then polling recovers."""
+    await setup_entry(hass, recording_entry)
+    recording.answers[path], good = answer, recording.answers[path]
+    await poll(hass, freezer, 2)
+    assert state(hass, PRINTERS) == STATE_UNAVAILABLE
+    assert state(hass, COMPLETED_TOTAL) == "0"
+    errors = [r for r in loud(caplog) if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert reason in errors[0].getMessage()
+    assert "CANARY" not in caplog.text
+
+    recording.answers[path] = good
+    await poll(hass, freezer)
+    assert state(hass, PRINTERS) == "3"
+
+
+async def test_recorded_marks_saved_when_poll_fails(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Marks taken before a listing failed are written like any other change."""
+    facts = {"app_version": "2.42.0", "fleet": {"bambu_lab": 1, "prusa_core": 2}}
+    hass_storage[DOMAIN] = {
+        "version": 3,
+        "minor_version": 1,
+        "key": DOMAIN,
+        "data": {"facts": facts},
+    }
+    recording.answers["jobs"] = recorded("03l_jobs_list_final.json")
+    recording.answers["files"] = recorded("07a_error_printer_not_found.json")
+    await setup_entry(hass, recording_entry)
+    assert state(hass, PRINTERS) == STATE_UNAVAILABLE
+    await advance(hass, freezer, timedelta(seconds=SAVE_DELAY + 1))
+    tracker = hass_storage[DOMAIN]["data"]["tracker"]
+    assert tracker["job_mark"] == "2026-11-30T00:51:48"
+    assert tracker["connected"] == {"bambu_lab": 1}
+
+
+# --- Home Assistant restarts ------------------------------------------------------
+
+
+async def test_ha_restart_counts_transition_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """Nothing counted before a restart counts again; a job completed meanwhile counts once."""
+    await setup_entry(hass, recording_entry)
+    recording.answers["jobs"] = recorded("03d_jobs_list_after_create.json")
+    await poll(hass, freezer)
+    recording.answers["jobs"] = recorded("03j_jobs_list_after_job2_failed.json")
+    await poll(hass, freezer)
+    assert (await export(hass))["totals"] == {"job_created": 3, "job_failed": 1}
+
+    await restart(hass, recording_entry)
+    await poll(hass, freezer, 2)
+    assert (await export(hass))["totals"] == {"job_created": 3, "job_failed": 1}
+
+    # Completed while Home Assistant was stopped.
+    assert await hass.config_entries.async_unload(recording_entry.entry_id)
+    recording.answers["jobs"] = recorded("03l_jobs_list_final.json")
+    await setup_entry(hass, recording_entry)
+    await poll(hass, freezer, 2)
+    await restart(hass, recording_entry)
+    await poll(hass, freezer)
+    export_data = await export(hass)
+    assert export_data["totals"] == {
+        "job_created": 3,
+        "job_failed": 1,
+        "job_completed": 1,
+    }
+    assert export_data["counters_by_day"][TODAY]["job_completed"] == typed(
+        "bambu_lab", duration_minutes={"0-15m": 1}
+    )
+    assert [state(hass, e) for e in (COMPLETED_WEEK, COMPLETED_TOTAL)] == ["1", "1"]
+
+
+async def test_ha_restart_files_downloaded_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A file reaching downloaded counts once, across restarts too; one downloaded meanwhile counts."""
+    await setup_entry(hass, mock_config_entry)
+    file_id = printernizer.add_file(status="available", size=25_000_000)
+    await poll(hass, freezer)
+    printernizer.set_file_status(file_id, "downloading")
+    await poll(hass, freezer)
+    printernizer.set_file_status(file_id, "downloaded")
+    await poll(hass, freezer, 2)
+    assert (await today(hass))["file_downloaded"] == {
+        "count": 1,
+        "metadata": {"size_bytes": {"10-100MB": 1}},
+    }
+
+    await restart(hass, mock_config_entry)
+    await poll(hass, freezer)
+    assert (await export(hass))["totals"] == {"file_downloaded": 1}
+    stored = hass_storage[DOMAIN]["data"]["tracker"]
+    assert stored["file_mark"] is not None
+    assert file_id not in json.dumps(hass_storage[DOMAIN])
+
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await advance(hass, freezer, timedelta(minutes=5))
+    printernizer.add_file(status="downloaded", size=500_000)
+    await setup_entry(hass, mock_config_entry)
+    await poll(hass, freezer, 2)
+    assert (await export(hass))["totals"] == {"file_downloaded": 2}
+    assert state(hass, DOWNLOADED_WEEK) == "2"
+
+
+async def test_ha_restart_printernizer_restarted_meanwhile(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """An uptime below the stored hours after a restart is one app_start; later readings add nothing."""
+    await setup_entry(hass, mock_config_entry)
+    await advance(hass, freezer, timedelta(hours=2))
+    await poll(hass, freezer)
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    printernizer.restart()
+    await advance(hass, freezer, timedelta(minutes=5))
+    await setup_entry(hass, mock_config_entry)
+    await poll(hass, freezer, SLOW_POLLS + 1)
+
+    counts = await today(hass)
+    assert counts["app_start"]["count"] == 1
+    assert counts["app_shutdown"] == {
+        "count": 1,
+        "metadata": {"uptime_hours": {"1-24h": 1}},
+    }
+    assert counts["printernizer_uptime_hours"] == 2
+
+
+# --- deployment mode --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("supervised", "url", "expected"),
+    [
+        (True, "http://127.0.0.1:8000", "homeassistant"),
+        (True, "http://127.0.0.53:8000", "homeassistant"),
+        (True, "http://[::1]:8000", "homeassistant"),
+        (True, "http://LOCALHOST:8000/", "homeassistant"),
+        (True, "http://a0d7b954-printernizer:8000", "homeassistant"),
+        (True, "http://local-printernizer:8000", "homeassistant"),
+        (True, "http://192.168.1.20:8000", "unknown"),
+        (True, "http://printernizer.lan:8000", "unknown"),
+        (True, "http://a0d7b954.printernizer:8000", "unknown"),
+        (False, "http://127.0.0.1:8000", "unknown"),
+        (False, "http://a0d7b954-printernizer:8000", "unknown"),
+    ],
+)
+async def test_deployment_mode_derived(
+    hass: HomeAssistant,
+    aioclient_mock: AiohttpClientMocker,
+    entry_options: dict[str, Any],
+    supervised: bool,
+    url: str,
+    expected: str,
+) -> None:
+    """`homeassistant` only under the Supervisor with Printernizer on this host or an add-on host."""
+    base = url.rstrip("/").lower()
+    for path, name in (
+        ("health", "01_health.json"),
+        ("printers", "02d_printers_list.json"),
+        ("jobs", "03l_jobs_list_final.json"),
+        ("files", "04a_files_list_empty.json"),
+        ("system/info", "01d_system_info.json"),
+        ("usage-stats/status", "05b_usage_stats_status.json"),
+    ):
+        aioclient_mock.get(f"{base}/api/v1/{path}", json=load_fixture(name))
+    with patch(
+        "custom_components.printernizer_stats.coordinator.is_hassio",
+        return_value=supervised,
+    ):
+        await setup_entry(hass, make_entry(url, entry_options))
+    assert state(hass, PRINTERS) == "3"
+    export_data = await export(hass)
+    assert export_data["printernizer"]["deployment_mode"] == expected
+    assert export_data["next_report"]["installation"]["deployment_mode"] == expected
+
+
+# --- the simulator: request budget, rate limits, outages --------------------------
+
+
+@pytest.mark.parametrize(("history", "requests_made"), [(0, 126), (201, 246)])
+async def test_poll_request_budget(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+    history: int,
+    requests_made: int,
+) -> None:
+    """Thirty minutes of polling stay below 10 requests a minute, even with three pages of jobs and files."""
+    for _ in range(history):
+        printernizer.add_job(status="completed")
+        printernizer.add_file(status="downloaded")
+    await setup_entry(hass, mock_config_entry)
+    printernizer.requests.clear()
+    for _ in range(30):
+        printernizer.advance()
+        await poll(hass, freezer)
+
+    requests = printernizer.requests
+    # 4.2 and 8.2 a minute: health, one page each (three for a long history), slow reads.
+    assert sum(requests.values()) == requests_made <= 10 * 30
+    assert requests["/api/v1/health"] == 30
+    # At most every ten minutes: at 10, 20 and 30 minutes after set-up.
+    assert requests["/api/v1/system/info"] == 3
+    assert requests["/api/v1/usage-stats/status"] == 3
+    assert sum((await export(hass))["totals"].values()) > 0
+
+
+async def test_uptime_hours_accumulate(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """Whole hours seen up count on today; the remainder rounds at unload; downtime is not counted."""
+    await setup_entry(hass, mock_config_entry)
+    for _ in range(21):
+        await advance(hass, freezer, SLOW_POLL_INTERVAL)
+    assert (await today(hass))["printernizer_uptime_hours"] == 3
+    assert printernizer.requests["/api/v1/system/info"] == 22
+
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(hours=2))
+    await setup_entry(hass, mock_config_entry)
+    assert (await today(hass))["printernizer_uptime_hours"] == 4
+    await advance(hass, freezer, SLOW_POLL_INTERVAL)
+    assert (await today(hass))["printernizer_uptime_hours"] == 4
+
+
+async def test_rate_limited_one_in_three(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ten minutes of 429 to one request in three: all available, nothing logged above debug, every read happens."""
+    for name in LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    printernizer.throttle_every = 3
+    printernizer.opted_in = True
+    await setup_entry(hass, mock_config_entry)
+    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is None
+    bambu = next(iter(printernizer.printers))
+    job_id = ""
+    for minute in range(10):
+        if minute == 2:  # after every listing's baseline (one was refused at set-up)
+            job_id = printernizer.add_job(status="running")
+            printernizer.add_file(status="downloaded", size=2_000_000)
+            printernizer.set_printer_status(bambu, "offline")
+        if minute == 6:
+            printernizer.set_job_status(job_id, "completed")
+        await poll(hass, freezer)
+        unavailable = [
+            s for s in our_sensors(hass) if state(hass, s) == STATE_UNAVAILABLE
+        ]
+        assert unavailable == []
+
+    export_data = await export(hass)
+    assert export_data["totals"] == {
+        "job_created": 1,
+        "job_completed": 1,
+        "file_downloaded": 1,
+        "printer_disconnected": 1,
+    }
+    assert export_data["tracker"]["uptime_hours"] == 0
+    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is True
+    assert state(hass, PRINTERS) == "3"
+    assert loud(caplog) == []
+    assert "rate limited" in caplog.text
+
+
+async def test_printernizer_down_and_back(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Down: the printers sensor is unavailable, logged once; bus counters keep counting; back: available."""
+    await setup_entry(hass, mock_config_entry)
+    printernizer.available = False
+    for _ in range(3):
+        await poll(hass, freezer)
+        hass.bus.async_fire(EVENT_PRINTERNIZER_STATS, {"event_type": "job_completed"})
+    await advance(hass, freezer, timedelta(seconds=1))
+    assert state(hass, PRINTERS) == STATE_UNAVAILABLE
+    assert state(hass, COMPLETED_TOTAL) == "3"
+    assert state(hass, COMPLETED_WEEK) == "3"
+    down = [r for r in loud(caplog) if r.levelno >= logging.WARNING]
+    assert len(down) == 1
+    assert "http_503" in down[0].getMessage()
+
+    printernizer.available = True
+    await poll(hass, freezer)
+    assert state(hass, PRINTERS) == "3"
+    assert [r.getMessage() for r in loud(caplog) if r.levelno == logging.INFO] == [
+        "Fetching printernizer_stats data recovered"
+    ]
+
+
+async def test_weekly_counters_start_again_each_week(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """At the local week's start the weekly sensors show zero and a new last_reset; totals stay."""
+    await setup_entry(hass, mock_config_entry)
+    printernizer.add_job(status="completed")
+    await poll(hass, freezer)
+    assert [
+        state(hass, e) for e in (CREATED_WEEK, COMPLETED_WEEK, COMPLETED_TOTAL)
+    ] == ["1", "1", "1"]
+    reset = dt_util.parse_datetime(
+        hass.states.get(COMPLETED_WEEK).attributes["last_reset"]
+    )
+    assert reset is not None
+
+    # Printernizer down: only the week timer can publish the new week.
+    printernizer.available = False
+    await advance(hass, freezer, reset + timedelta(days=7) - dt_util.utcnow())
+    assert [
+        state(hass, e) for e in (CREATED_WEEK, COMPLETED_WEEK, COMPLETED_TOTAL)
+    ] == ["0", "0", "1"]
+    new_reset = dt_util.parse_datetime(
+        hass.states.get(COMPLETED_WEEK).attributes["last_reset"]
+    )
+    assert new_reset == reset + timedelta(days=7)
+
+    printernizer.available = True
+    printernizer.add_job(status="failed")
+    await poll(hass, freezer)
+    assert [state(hass, e) for e in (CREATED_WEEK, FAILED_WEEK)] == ["1", "1"]
+    assert (await export(hass))["totals"] == {
+        "job_created": 2,
+        "job_completed": 1,
+        "job_failed": 1,
+    }
+
+
+# --- the one recording path, beside polling ---------------------------------------
+
+
+async def test_bus_events_recorded_leniently(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Bus events count beside polling; bad input is dropped by reason, logged rarely, never raised."""
+    caplog.set_level(logging.DEBUG, logger=LOGGERS[0])
+    await setup_entry(hass, mock_config_entry)
+    for printer_type in ("octoprint", "bambu_lab"):
+        await hass.services.async_call(
+            DOMAIN,
+            "record_event",
+            {"event_type": "job_completed", "metadata": {"printer_type": printer_type}},
+            blocking=True,
+        )
+    fire = hass.bus.async_fire
+    fire(
+        EVENT_PRINTERNIZER_STATS,
+        {"event_type": "job_completed", "metadata": {"secret": "CANARY-X"}},
+    )
+    fire(EVENT_PRINTERNIZER_STATS, {"event_type": "CANARY-TYPE"})
+    fire(EVENT_PRINTERNIZER_STATS, MappingProxyType({"event_type": "job_failed"}))
+    with patch.object(UsageCounters, "record", side_effect=RuntimeError):
+        fire(EVENT_PRINTERNIZER_STATS, {"event_type": "job_failed"})
+    await advance(hass, freezer, timedelta(seconds=11))
+    fire(EVENT_PRINTERNIZER_STATS, {"event_type": "job_created", "metadata": [1]})
+    await advance(hass, freezer, timedelta(seconds=1))
+
+    export_data = await export(hass)
+    assert export_data["totals"] == {"job_completed": 3, "job_created": 1}
+    assert export_data["rejected_events"] == {
+        "unknown_key": 1,
+        "unknown_event_type": 2,
+        "internal_error": 1,
+        "invalid_metadata": 1,
+    }
+    assert [state(hass, e) for e in (COMPLETED_WEEK, CREATED_WEEK)] == ["3", "1"]
+    drops = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("Dropped")
+    ]
+    assert drops == [
+        "Dropped input of a job_completed event: unknown_key (0 more drops not logged)",
+        "Dropped input of a job_created event: invalid_metadata (2 more drops not logged)",
+    ]
+    assert "CANARY" not in caplog.text
+
+
+@pytest.mark.parametrize("excluded", [False, True])
+async def test_bus_events_kept_by_recorder_raise_repair(
+    hass: HomeAssistant,
+    issue_registry: ir.IssueRegistry,
+    mock_config_entry: MockConfigEntry,
+    excluded: bool,
+) -> None:
+    """The first bus event checks whether Home Assistant's recorder keeps our events raw."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        ISSUE_RECORDER,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=ISSUE_RECORDER,
+    )
+    await setup_entry(hass, mock_config_entry)
+    hass.config.components.add("recorder")
+    recorder = SimpleNamespace(
+        exclude_event_types={EVENT_PRINTERNIZER_STATS} if excluded else set()
+    )
+    with patch(
+        "custom_components.printernizer_stats.intake.get_instance",
+        return_value=recorder,
+    ):
+        hass.bus.async_fire(EVENT_PRINTERNIZER_STATS, {"event_type": "app_start"})
+        await hass.async_block_till_done()
+    issue = issue_registry.async_get_issue(DOMAIN, ISSUE_RECORDER)
+    assert (issue is None) is excluded
+    assert (await export(hass))["totals"] == {"app_start": 1}
+
+
+async def test_days_beyond_retention_pruned_at_start(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Days older than the retention window go at set-up; totals stay."""
+    hass_storage[DOMAIN] = {
+        "version": 3,
+        "minor_version": 1,
+        "key": DOMAIN,
+        "data": {
+            "counters": {
+                "columns": ["job_completed"],
+                "days": {"2026-06-01": [2], "2026-11-29": [1]},
+                "totals": {"job_completed": 3},
+            }
+        },
+    }
+    await setup_entry(hass, mock_config_entry)
+    export_data = await export(hass)
+    assert list(export_data["counters_by_day"]) == ["2026-11-29"]
+    assert export_data["totals"] == {"job_completed": 3}
+    assert state(hass, COMPLETED_TOTAL) == "3"
