@@ -1,71 +1,247 @@
-"""The README and the translations must say what the code does."""
+"""The README, the dialogs, the translations and the brand images say what the code does."""
 
 from __future__ import annotations
 
+from datetime import date
 import json
 from pathlib import Path
 import re
+import struct
 from typing import Any
 
+import aiohttp
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import jsonschema
 import pytest
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import yaml
 
+from custom_components.printernizer_stats.const import DOMAIN
+from custom_components.printernizer_stats.counters import UsageCounters
 from custom_components.printernizer_stats.privacy import describe_allowlist
+from custom_components.printernizer_stats.report import (
+    InstallationFacts,
+    Period,
+    build_report,
+    check_report,
+)
+from custom_components.printernizer_stats.vocabulary import EVENT_TYPES
+
+from .conftest import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-INTEGRATION = ROOT / "custom_components" / "printernizer_stats"
+INTEGRATION = ROOT / "custom_components" / DOMAIN
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+STRINGS = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
+EN = json.loads((INTEGRATION / "translations" / "en.json").read_text(encoding="utf-8"))
+DE = json.loads((INTEGRATION / "translations" / "de.json").read_text(encoding="utf-8"))
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+REFERENCE = re.compile(r"\[%key:[^%]+%\]")
+
+# Every field a report carries, and the words of the consent text that disclose it.
+DISCLOSED = {
+    "schema_version": "weekly report",
+    "submission_timestamp": "the day it is sent",
+    "installation.installation_id": "random installation ID",
+    "installation.first_seen": "the day you started sharing",
+    "installation.app_version": "Printernizer's version number",
+    "installation.platform": "operating system",
+    "installation.deployment_mode": "How Printernizer is installed",
+    "installation.country_code": "Your country",
+    "period.start": "the week the report covers",
+    "period.end": "the week the report covers",
+    "period.duration_days": "the week the report covers",
+    "printer_fleet.printer_count": "number of printers per type",
+    "printer_fleet.printer_types": "number of printers per type",
+    "printer_fleet.printer_type_counts": "number of printers per type",
+    "usage_stats.job_count": "completed print jobs",
+    "usage_stats.file_count": "downloaded files",
+    "usage_stats.upload_count": "uploaded files",
+    "usage_stats.uptime_hours": "hours Printernizer was running",
+    "usage_stats.feature_usage": "features were switched on or off",
+    "error_summary": "kind of error",
+}
 
 
-def _keys(node: Any, prefix: str = "") -> set[str]:
-    """Every leaf path of a translation file."""
-    if not isinstance(node, dict):
-        return {prefix}
-    return {
-        path for key, value in node.items() for path in _keys(value, f"{prefix}/{key}")
-    }
-
-
-def test_readme_allowlist_matches_code() -> None:
-    """The README's "What we collect" list is the allowlist, word for word."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(
-        r"<!-- allowlist:start -->\n(.*?)\n<!-- allowlist:end -->", readme, re.DOTALL
-    )
-    assert block is not None
-    assert block.group(1).splitlines() == describe_allowlist()
-
-
-def test_english_translation_is_resolved_strings() -> None:
-    """translations/en.json is strings.json with every reference resolved."""
-    strings = json.loads((INTEGRATION / "strings.json").read_text(encoding="utf-8"))
-    english = json.loads(
-        (INTEGRATION / "translations" / "en.json").read_text(encoding="utf-8")
-    )
-    assert _keys(english) == _keys(strings)
-    assert "[%key:" not in json.dumps(english)
-
-
-@pytest.mark.parametrize("language", ["de"])
-def test_translation_has_every_key(language: str) -> None:
-    """Other languages translate exactly the keys English has, placeholders included."""
-    english = json.loads(
-        (INTEGRATION / "translations" / "en.json").read_text(encoding="utf-8")
-    )
-    other = json.loads(
-        (INTEGRATION / "translations" / f"{language}.json").read_text(encoding="utf-8")
-    )
-    assert _keys(other) == _keys(english)
-
-    def placeholders(node: Any) -> dict[str, set[str]]:
-        flat: dict[str, set[str]] = {}
-
-        def walk(value: Any, path: str) -> None:
-            if isinstance(value, dict):
-                for key, child in value.items():
-                    walk(child, f"{path}/{key}")
+def _fields(report: dict[str, Any], prefix: str = "") -> set[str]:
+    """Dotted names of a report's fields (maps of counts count as one field)."""
+    names: set[str] = set()
+    for key, value in report.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and key not in (
+            "printer_type_counts",
+            "feature_usage",
+        ):
+            if key == "error_summary":
+                names.add(name)
             else:
-                flat[path] = set(re.findall(r"\{(\w+)\}", value))
+                names |= _fields(value, f"{name}.")
+        else:
+            names.add(name)
+    return names
 
-        walk(node, "")
-        return flat
 
-    assert placeholders(other) == placeholders(english)
+def _leaves(node: Any, path: str = "") -> dict[str, str]:
+    """Every string of a translation file by its path."""
+    if isinstance(node, dict):
+        return {
+            k: v
+            for key, value in node.items()
+            for k, v in _leaves(value, f"{path}/{key}").items()
+        }
+    return {path: node}
+
+
+def _readme_report() -> dict[str, Any]:
+    """The example report in the README."""
+    block = README.split("A real report (7 days, 3 printers)")[1].split("```json")[1]
+    return dict(json.loads(block.split("```")[0]))
+
+
+def test_readme_lists_the_allowlist() -> None:
+    """'What we collect' is the allowlist, word for word."""
+    block = README.split("<!-- allowlist:start -->\n")[1].split(
+        "<!-- allowlist:end -->"
+    )[0]
+    assert block.strip().splitlines() == describe_allowlist()
+
+
+def test_readme_report_fits_the_real_contract() -> None:
+    """The README's example report is what the real service accepts."""
+    report = _readme_report()
+    validator = jsonschema.Draft202012Validator(
+        load_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    assert not list(validator.iter_errors(report))
+    check_report(report)
+    assert report["installation"]["first_seen"].endswith("T00:00:00+00:00")
+
+
+def test_readme_states_the_contract_facts() -> None:
+    """No idempotency at the service, and where the API key comes from."""
+    assert "does not deduplicate" in README
+    assert "stores a resent report twice" in README
+    assert "published by the Printernizer project" in README
+
+
+def test_consent_text_discloses_every_report_field() -> None:
+    """The dialog lists exactly what a report contains: a new field fails until it is disclosed."""
+    report = build_report(
+        tally=UsageCounters().tally(date(2026, 11, 3), date(2026, 11, 10)),
+        period=Period(date(2026, 11, 3), date(2026, 11, 10)),
+        installation=InstallationFacts(
+            installation_id="0b6d1c2e-3f4a-4b5c-8d6e-7f8091a2b3c4",
+            first_seen=date(2026, 11, 3),
+            app_version="2.42.0",
+            platform="linux",
+            deployment_mode="homeassistant",
+            country_code="DE",
+        ),
+        fleet={"bambu_lab": 1},
+        today=date(2026, 11, 10),
+    )
+    assert _fields(report) == set(DISCLOSED)
+    text = EN["config"]["step"]["consent"]["description"]
+    contains = text.split("**What is never collected or sent:**")[0]
+    for field, words in DISCLOSED.items():
+        assert words.lower() in contains.lower(), field
+    # "never" must not contradict "collect": the country is collected, a location not.
+    never = text.split("**What is never collected or sent:**")[1]
+    assert "country" not in never.split("(only the country above)")[0].lower()
+
+
+def test_translations_are_complete_and_consistent() -> None:
+    """English and German have the same strings with the same placeholders."""
+    english, german = _leaves(EN), _leaves(DE)
+    assert english.keys() == german.keys()
+    for path, text in english.items():
+        assert set(PLACEHOLDER.findall(text)) == set(
+            PLACEHOLDER.findall(german[path])
+        ), path
+    assert not any(REFERENCE.search(text) for text in english.values())
+
+
+def test_strings_never_mix_references_with_text() -> None:
+    """hassfest: a string is either one [%key:…%] reference or plain text."""
+    for path, text in _leaves(STRINGS).items():
+        if REFERENCE.search(text):
+            assert REFERENCE.fullmatch(text), path
+
+
+def test_event_type_selector_is_translated() -> None:
+    """The action's event-type dropdown lists every type, each with a translated label."""
+    services = yaml.safe_load(
+        (INTEGRATION / "services.yaml").read_text(encoding="utf-8")
+    )
+    select = services["record_event"]["fields"]["event_type"]["selector"]["select"]
+    assert select["options"] == list(EVENT_TYPES)
+    assert select["translation_key"] == "event_type"
+    for labels in (EN, DE):
+        assert set(labels["selector"]["event_type"]["options"]) == set(EVENT_TYPES)
+
+
+def test_quality_scale_has_every_rule() -> None:
+    """Every rule of the 2026 scale is done or exempt with a reason; nothing left to do."""
+    rules = yaml.safe_load(
+        (INTEGRATION / "quality_scale.yaml").read_text(encoding="utf-8")
+    )["rules"]
+    for rule in ("brands", "reauthentication-flow", "docs-conditions", "docs-triggers"):
+        assert rule in rules
+    assert rules["brands"] == "done"
+    assert rules["reauthentication-flow"] == "done"
+    for value in rules.values():
+        assert value == "done" or (value["status"] == "exempt" and value["comment"])
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        ("icon.png", (256, 256)),
+        ("icon@2x.png", (512, 512)),
+        ("dark_icon.png", (256, 256)),
+        ("dark_icon@2x.png", (512, 512)),
+        ("logo.png", None),
+        ("logo@2x.png", None),
+        ("dark_logo.png", None),
+        ("dark_logo@2x.png", None),
+    ],
+)
+def test_brand_images(name: str, size: tuple[int, int] | None) -> None:
+    """Home Assistant's image rules: PNG, the right sizes, a logo's short side 128-512."""
+    data = (INTEGRATION / "brand" / name).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    color_type = data[25]
+    assert color_type in (3, 6)  # palette (with tRNS) or RGBA: transparent
+    if size is not None:
+        assert (width, height) == size
+    else:
+        assert width > height
+        assert 128 <= height <= 512
+
+
+async def test_brand_images_are_served(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    """Home Assistant 2026.3+ serves the integration's own images (older releases ignore them)."""
+    pytest.importorskip("homeassistant.components.brands")
+    assert await async_setup_component(hass, "brands", {})
+    client = await hass_client()
+    response = await client.get(f"/api/brands/integration/{DOMAIN}/icon.png")
+    assert response.status == 200
+    assert await response.read() == (INTEGRATION / "brand" / "icon.png").read_bytes()
+
+
+async def test_localhost_resolves() -> None:
+    """Host names resolve as in a real installation (Home Assistant's own package constraints).
+
+    aiodns 3.2 with pycares 5 fails for every name, "localhost" included: the
+    development instance then refused the prefilled http://localhost:8000.
+    """
+    resolver = aiohttp.AsyncResolver()
+    try:
+        (found, *_) = await resolver.resolve("localhost", 8000)
+    finally:
+        await resolver.close()
+    assert found["host"] in ("127.0.0.1", "::1")
