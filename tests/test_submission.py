@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 import itertools
 from types import SimpleNamespace
 from typing import Any
@@ -11,14 +11,15 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.file import WriteError
 import jsonschema
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
 from custom_components.printernizer_stats.consent import Consent
 from custom_components.printernizer_stats.const import (
@@ -30,6 +31,8 @@ from custom_components.printernizer_stats.const import (
     ISSUE_ERASURE,
     ISSUE_REJECTED,
 )
+from custom_components.printernizer_stats.errors import ContractError
+from custom_components.printernizer_stats.report import Period
 from custom_components.printernizer_stats.stats_api import StatsServiceClient
 from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator
@@ -354,3 +357,129 @@ async def test_clock_jump_and_correction_change_nothing(
     assert report["usage_stats"]["job_count"] == 4
     assert not storage.data.clock.holding
     assert datetime.fromisoformat(report["submission_timestamp"]) <= dt_util.utcnow()
+
+
+async def test_days_older_than_retention_are_skipped_with_a_log_line(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer_url: str,
+    opted_in_options: dict[str, Any],
+    stats_service: StatsServiceEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Never-reported days beyond the 90-day retention are dropped from the plan, not sent."""
+    options = {**opted_in_options, "consent_day": "2026-05-01"}
+    entry = make_entry(printernizer_url, options, reported_until="2026-06-01")
+    await setup_entry(hass, entry)
+    await advance(hass, freezer, timedelta(hours=1))
+    assert "never reported and are older than the 90-day retention" in caplog.text
+    assert _state(entry).reported_until.isoformat() == "2026-08-12"
+    (report,) = stats_service.accepted
+    assert report["period"]["start"] == "2026-08-05T00:00:00+00:00"
+    assert report["period"]["duration_days"] == 7
+
+
+async def test_a_report_that_does_not_fit_is_never_sent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    stats_service: StatsServiceEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A builder bug: logged once, nothing sent, not retried every second."""
+    await setup_entry(hass, entry)
+    with patch(
+        "custom_components.printernizer_stats.submission.build_report",
+        side_effect=ContractError("installation.first_seen: not a date-time"),
+    ) as build:
+        await advance(hass, freezer, timedelta(days=9))
+    assert stats_service.log == []
+    assert caplog.text.count("does not fit the service") == 1
+    assert build.call_count <= 9 * 4 + 2
+    await advance(hass, freezer, timedelta(hours=7))
+    assert len(stats_service.accepted) == 1
+
+
+async def test_submit_now_with_a_full_disk(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    stats_service: StatsServiceEmulator,
+    hass_admin_user: MockUser,
+) -> None:
+    """submit_now says the file cannot be written, and nothing is sent."""
+    await setup_entry(hass, entry)
+    await advance(hass, freezer, timedelta(days=2))
+    original = Store._async_write_data
+
+    async def full(store: Store[Any], *args: Any) -> None:
+        if store.key == STORAGE_KEY:
+            raise WriteError("No space left on device")
+        await original(store, *args)
+
+    with patch.object(Store, "_async_write_data", full):
+        await entry.runtime_data.storage.async_commit()
+        with pytest.raises(HomeAssistantError) as err:
+            await hass.services.async_call(
+                DOMAIN,
+                "submit_now",
+                blocking=True,
+                return_response=True,
+                context=Context(user_id=hass_admin_user.id),
+            )
+    assert err.value.translation_key == "storage_unwritable"
+    assert stats_service.log == []
+
+
+async def test_submit_now_after_a_check_that_just_sent(
+    hass: HomeAssistant, entry: MockConfigEntry, hass_admin_user: MockUser
+) -> None:
+    """A check ahead of submit_now used the hour: submit_now says when it may send."""
+    await setup_entry(hass, entry)
+    submission = entry.runtime_data.submission
+    _state(entry).freeze(
+        Period(date(2026, 11, 3), date(2026, 11, 4)), "{}", dt_util.utcnow()
+    )
+    with patch.object(submission, "async_check", return_value=None):
+        response = await hass.services.async_call(
+            DOMAIN,
+            "submit_now",
+            blocking=True,
+            return_response=True,
+            context=Context(user_id=hass_admin_user.id),
+        )
+    assert response is not None
+    assert response["submitted"] is False
+
+
+async def test_a_clock_that_went_back_for_good_does_not_stop_sending(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    stats_service: StatsServiceEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Reports were sent under a clock a month ahead; once the real time is believed, the plan goes on from today."""
+    await setup_entry(hass, entry)
+    storage = entry.runtime_data.storage
+    storage.wall_clock = lambda: dt_util.utcnow() + timedelta(days=30)
+    await advance(hass, freezer, timedelta(days=2))
+    assert stats_service.accepted
+    storage.wall_clock = dt_util.utcnow
+    await advance(hass, freezer, timedelta(days=2))
+    assert "The clock went back" in caplog.text
+    assert _state(entry).reported_until <= dt_util.utcnow().date()
+    sent = len(stats_service.accepted)
+    await advance(hass, freezer, timedelta(days=8))
+    assert len(stats_service.accepted) > sent
+
+
+async def test_nothing_is_scheduled_after_unload(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """A check still running when the entry unloads plans no further check."""
+    await setup_entry(hass, entry)
+    submission = entry.runtime_data.submission
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await submission.async_check()
+    assert submission.next_check is None
