@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import functools
@@ -24,6 +25,7 @@ from custom_components.printernizer_stats.printernizer import (
     Printer,
     PrinternizerClient,
 )
+from custom_components.printernizer_stats.privacy import clean_event
 from custom_components.printernizer_stats.tracker import (
     MAX_TRACKED,
     RawEvent,
@@ -1022,3 +1024,32 @@ def test_tracker_brute_force_finds_planted_leaks(
     """The attack is no straw man: ids and names stored raw or hashed are found."""
     candidates = [*map(str, range(1, 2001)), *LIKELY_NAMES]
     assert planted <= attack(json.dumps(leak), candidates)
+
+
+async def test_tracker_recorded_19_second_job_on_a_prusa_core_printer(
+    recorded: Recorded,
+) -> None:
+    """The recorded 19 s job, run on the recorded prusa_core printer: job_completed, prusa_core, 0-15m."""
+    tracker = TransitionTracker()
+    printers = await recorded.printers("02d")
+    types = _types(printers)
+    prusa_id = next(p.id for p in printers if p.printer_type == "prusa_core")
+    job_1 = "34eabd04-8cb8-4d48-91d0-1dd0fe6adebf"
+
+    def on_prusa(jobs: list[Job]) -> list[Job]:
+        return [
+            dataclasses.replace(j, printer_id=prusa_id) if j.id == job_1 else j
+            for j in jobs
+        ]
+
+    tracker.jobs(on_prusa(await recorded.jobs("03h")), types)
+    tracker.jobs(on_prusa(await recorded.jobs("03j")), types)  # another job failed
+    events = tracker.jobs(on_prusa(await recorded.jobs("03l")), types)
+    assert events == [("job_completed", PRUSA | {"duration_minutes": JOB_1_MINUTES})]
+    (event_type, metadata) = events[0]
+    cleaned, rejections = clean_event(event_type, metadata)
+    assert rejections == ()
+    assert cleaned == (
+        "job_completed",
+        {"printer_type": "prusa_core", "duration_minutes": "0-15m"},
+    )
