@@ -11,8 +11,9 @@ import custom_components.printernizer_stats  # noqa: F401  # isort: skip
 import aiohasupervisor  # noqa: F401  # isort: skip
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
 import json
 from pathlib import Path
 import time
@@ -24,6 +25,7 @@ from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
+from homeassistant.util.file import WriteError
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -37,6 +39,7 @@ from custom_components.printernizer_stats.consent import (
     CONF_CONSENT_VERSION,
     CONF_SHARE,
     CONSENT_VERSION,
+    Consent,
 )
 from custom_components.printernizer_stats.const import (
     CONF_API_KEY,
@@ -212,6 +215,28 @@ def store_writes() -> Iterator[list[dict[str, Any]]]:
 
     with patch.object(Store, "_async_write_data", spy):
         yield writes
+
+
+@contextmanager
+def full_disk(while_: Callable[[], bool] = lambda: True) -> Iterator[None]:
+    """Our storage file cannot be written while `while_()` holds (other Stores are left alone)."""
+    original = Store._async_write_data
+
+    async def write(store: Store[Any], *args: Any) -> None:
+        if store.key == STORAGE_KEY and while_():
+            raise WriteError("No space left on device")
+        await original(store, *args)
+
+    with patch.object(Store, "_async_write_data", write):
+        yield
+
+
+async def opt_out(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """The user switches sharing off in the options (the entry reloads)."""
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, **Consent().answered(False, date(2026, 1, 1))}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def advance(

@@ -32,7 +32,7 @@ from custom_components.printernizer_stats.const import (
 from custom_components.printernizer_stats.repairs import async_create_fix_flow
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import advance, make_entry, setup_entry
+from .conftest import advance, make_entry, opt_out, setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-04 10:00:00+00:00")
 
@@ -159,16 +159,7 @@ async def test_erasure_failing_issue(
     entry = await _setup(hass, printernizer_url, opted_in_options)
     await _submit_now(hass)
     stats_service.down = True
-    hass.config_entries.async_update_entry(
-        entry,
-        options={
-            **opted_in_options,
-            CONF_SHARE: False,
-            CONF_CONSENT_VERSION: None,
-            CONF_CONSENT_DAY: None,
-        },
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await opt_out(hass, entry)
 
     for _ in range(16):
         await advance(hass, freezer, timedelta(minutes=30))

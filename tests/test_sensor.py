@@ -47,7 +47,7 @@ from custom_components.printernizer_stats.const import (
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import ENTRY_ID, advance, make_entry, setup_entry
+from .conftest import ENTRY_ID, advance, make_entry, opt_out, setup_entry
 
 # Wednesday 02:00 in the test time zone (US/Pacific, UTC-8 in November).
 pytestmark = pytest.mark.freeze_time("2026-11-04 10:00:00+00:00")
@@ -347,16 +347,7 @@ async def test_sharing_status_failing_and_erasures(
     assert _state(hass, NEXT_SUBMISSION) == "2026-11-04T11:00:00+00:00"
 
     stats_service.down = True
-    hass.config_entries.async_update_entry(
-        entry,
-        options={
-            **opted_in_options,
-            CONF_SHARE: False,
-            CONF_CONSENT_VERSION: None,
-            CONF_CONSENT_DAY: None,
-        },
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await opt_out(hass, entry)
     await advance(hass, freezer, timedelta(minutes=1, seconds=1))
 
     state = hass.states.get(SHARING_STATUS)

@@ -17,7 +17,6 @@ from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
-from homeassistant.util.file import WriteError
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -42,7 +41,7 @@ from custom_components.printernizer_stats.storage import (
 )
 from simulator.printernizer import PrinternizerSimulator
 
-from .conftest import advance, make_entry, restart, setup_entry
+from .conftest import advance, full_disk, make_entry, restart, setup_entry
 
 MANIFEST = "custom_components/printernizer_stats/manifest.json"
 NOW = "2026-11-20 12:00:00+00:00"
@@ -1157,14 +1156,7 @@ async def test_commit_says_whether_the_write_worked(
     await setup_entry(hass, mock_config_entry)
     storage = mock_config_entry.runtime_data.storage
     assert storage.healthy
-    original = Store._async_write_data
-
-    async def full(store: Store[Any], *args: Any) -> None:
-        if store.key == STORAGE_KEY:
-            raise WriteError("No space left on device")
-        await original(store, *args)
-
-    with patch.object(Store, "_async_write_data", full):
+    with full_disk():
         await _fire(hass, "job_completed")
         assert await storage.async_commit() is False
         assert not storage.healthy

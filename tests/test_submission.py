@@ -14,9 +14,7 @@ from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-from homeassistant.util.file import WriteError
 import jsonschema
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
@@ -38,7 +36,15 @@ from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import advance, load_schema, make_entry, restart, setup_entry
+from .conftest import (
+    advance,
+    full_disk,
+    load_schema,
+    make_entry,
+    opt_out,
+    restart,
+    setup_entry,
+)
 
 START = "2026-11-02 08:00:00+00:00"
 SHARING = "sensor.printernizer_usage_statistics_sharing_status"
@@ -241,14 +247,7 @@ async def test_full_disk_sends_nothing_until_the_state_can_be_saved(
 ) -> None:
     """A save that fails blocks every request until a save succeeds again."""
     await setup_entry(hass, entry)
-    original = Store._async_write_data
-
-    async def full(store: Store[Any], *args: Any) -> None:
-        if store.key == STORAGE_KEY:
-            raise WriteError("No space left on device")
-        await original(store, *args)
-
-    with patch.object(Store, "_async_write_data", full):
+    with full_disk():
         await advance(hass, freezer, timedelta(days=9))
         assert stats_service.log == []
         assert not entry.runtime_data.storage.healthy
@@ -310,11 +309,7 @@ async def test_opting_out_erases_every_id_sent(
     await advance(hass, freezer, timedelta(days=8))
     sent_id = stats_service.accepted[0]["installation"]["installation_id"]
     stats_service.down = True
-    hass.config_entries.async_update_entry(
-        entry,
-        options={**entry.options, **Consent().answered(False, dt_util.utcnow().date())},
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await opt_out(hass, entry)
     await advance(hass, freezer, timedelta(hours=18))
     assert _state(entry).installation_id is None
     assert [e.installation_id for e in _state(entry).erasures] == [sent_id]
@@ -410,14 +405,7 @@ async def test_submit_now_with_a_full_disk(
     """submit_now says the file cannot be written, and nothing is sent."""
     await setup_entry(hass, entry)
     await advance(hass, freezer, timedelta(days=2))
-    original = Store._async_write_data
-
-    async def full(store: Store[Any], *args: Any) -> None:
-        if store.key == STORAGE_KEY:
-            raise WriteError("No space left on device")
-        await original(store, *args)
-
-    with patch.object(Store, "_async_write_data", full):
+    with full_disk():
         await entry.runtime_data.storage.async_commit()
         with pytest.raises(HomeAssistantError) as err:
             await hass.services.async_call(

@@ -22,9 +22,7 @@ from unittest.mock import patch
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-from homeassistant.util.file import WriteError
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -42,7 +40,7 @@ from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, make_entry, settle
+from .conftest import CONSENT_DAY, full_disk, make_entry, settle
 
 SEED = 20261102
 START = "2026-11-02 07:30:00+00:00"
@@ -228,18 +226,9 @@ async def test_a_year_of_reports(
     done: dict[date, Counter[str]] = {}
     jump_until: datetime | None = None
     disk_full_until: datetime | None = None
-    original_write = Store._async_write_data
-
-    async def maybe_full(store: Store[Any], *args: Any) -> None:
-        if (
-            store.key == STORAGE_KEY
-            and disk_full_until
-            and dt_util.utcnow() < disk_full_until
-        ):
-            raise WriteError("No space left on device")
-        await original_write(store, *args)
-
-    with patch.object(Store, "_async_write_data", maybe_full):
+    with full_disk(
+        lambda: bool(disk_full_until and dt_util.utcnow() < disk_full_until)
+    ):
         while (now := dt_util.utcnow()) < end + COOL_DOWN:
             if now < end:
                 trouble.step(now)
