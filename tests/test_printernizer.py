@@ -894,8 +894,6 @@ def test_facts_fleet_and_count() -> None:
     ]
     fleet = PrinternizerFacts.fleet_of(printers)
     assert list(fleet.items()) == [("bambu_lab", 1), ("prusa_core", 2)]
-    assert PrinternizerFacts(fleet=fleet).printer_count == 3
-    assert PrinternizerFacts().printer_count == 0
 
 
 def test_facts_storage_round_trip() -> None:

@@ -104,11 +104,6 @@ class PrinternizerFacts:
     # Printernizer itself shares statistics with the same service.
     shares_statistics: bool | None = None
 
-    @property
-    def printer_count(self) -> int:
-        """All printers, whatever their type."""
-        return sum((self.fleet or {}).values())
-
     @staticmethod
     def fleet_of(printers: list[Printer]) -> dict[str, int]:
         """Printers per type, in the vocabulary's order."""

@@ -45,6 +45,7 @@ from .const import (
 from .country import country_code
 from .delivery import (
     CHECK_INTERVAL,
+    RETENTION_DAYS,
     Accepted,
     DeliveryView,
     Failed,
@@ -262,7 +263,7 @@ class SubmissionManager:
                 "retention; they are skipped",
                 skipped[0],
                 skipped[1] - timedelta(days=1),
-                90,
+                RETENTION_DAYS,
             )
             await self._async_persist()
         if state.pending is not None:
