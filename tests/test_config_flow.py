@@ -14,6 +14,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.printernizer_stats import sensor
 from custom_components.printernizer_stats.consent import (
     CONF_CONSENT_DAY,
     CONF_CONSENT_VERSION,
@@ -665,3 +666,48 @@ async def test_reauth_flow(
     }
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not runtime_data
+
+
+@pytest.mark.parametrize("change", ["options", "reauth", "reconfigure"])
+async def test_each_change_reloads_once_without_deprecation(
+    hass: HomeAssistant,
+    printernizer_url: str,
+    other_printernizer_url: str,
+    opted_in_options: dict[str, Any],
+    stats_service: StatsServiceEmulator,
+    stats_endpoint: str,
+    caplog: pytest.LogCaptureFixture,
+    change: str,
+) -> None:
+    """An options, reauth or reconfigure change sets the platform up exactly once more, quietly."""
+    entry = await setup_entry(hass, make_entry(printernizer_url, opted_in_options))
+    stats_service.api_keys = {API_KEY, NEW_KEY}
+    with patch(
+        "custom_components.printernizer_stats.sensor.async_setup_entry",
+        wraps=sensor.async_setup_entry,
+    ) as sensor_setup:
+        if change == "options":
+            result = await _options_form(hass, entry)
+            result = await hass.config_entries.options.async_configure(
+                result["flow_id"],
+                {
+                    CONF_SHARE: True,
+                    CONF_ENDPOINT: stats_endpoint,
+                    CONF_API_KEY: NEW_KEY,
+                },
+            )
+        elif change == "reauth":
+            flow = await _reauth_form(hass, entry)
+            result = await hass.config_entries.flow.async_configure(
+                flow["flow_id"], {CONF_API_KEY: NEW_KEY}
+            )
+        else:
+            result = await entry.start_reconfigure_flow(hass)
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {CONF_URL: other_printernizer_url}
+            )
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert sensor_setup.call_count == 1
+    assert entry.state is ConfigEntryState.LOADED
+    assert "Detected that custom integration" not in caplog.text

@@ -175,7 +175,8 @@ class PrinternizerStatsConfigFlow(ConfigFlow, domain=DOMAIN):
             endpoint = entry.options.get(CONF_ENDPOINT) or default_endpoint()
             errors = await _async_test_key(self.hass, endpoint, api_key)
             if not errors:
-                return self.async_update_reload_and_abort(
+                # The entry's update listener reloads it once (__init__.py).
+                self.hass.config_entries.async_update_entry(
                     entry,
                     options={
                         **entry.options,
@@ -186,6 +187,7 @@ class PrinternizerStatsConfigFlow(ConfigFlow, domain=DOMAIN):
                         + 1,
                     },
                 )
+                return self.async_abort(reason="reauth_successful")
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=vol.Schema({vol.Required(CONF_API_KEY): _KEY_SELECTOR}),
@@ -202,9 +204,10 @@ class PrinternizerStatsConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             url, errors, _ = await _async_test_url(self.hass, user_input[CONF_URL])
             if not errors:
-                return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_URL: url}
+                self.hass.config_entries.async_update_entry(
+                    entry, data={**entry.data, CONF_URL: url}
                 )
+                return self.async_abort(reason="reconfigure_successful")
         return self.async_show_form(
             step_id="reconfigure", data_schema=_url_schema(url), errors=errors
         )
