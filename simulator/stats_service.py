@@ -7,6 +7,12 @@ report is stored twice), a fixed one-hour rate-limit window per installation wit
 ``Retry-After``, and SQLite's ids (largest stored id + 1: they repeat after a DELETE).
 
     python -m simulator.stats_service --host 127.0.0.1 --port 8001 --api-key dev-key
+
+Run this way it also answers ``/_control`` (loopback clients only; the real
+service has no such route): ``GET`` shows the mode and what it received,
+``POST`` with ``{"mode": "refuse-key" | "rate-limit" | "fail" | "normal"}``
+(``"status": 5xx`` for ``fail``) changes how it answers until told otherwise.
+``scripts/devctl`` wraps it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 import functools
 from http import HTTPStatus
+import ipaddress
 import json
 from pathlib import Path
 import re
@@ -68,6 +75,18 @@ _FRACTION = re.compile(r"\.(\d+)")
 _FORMATS = FormatChecker(formats=())
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+CONTROL_PATH = "/_control"
+MODES = ("normal", "refuse-key", "rate-limit", "fail")
+RECEIVED_KEPT = 50
+
+
+def _local(request: web.Request) -> bool:
+    """The request comes from this machine."""
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
 
 
 def _datetime_problem(value: str) -> str | None:
@@ -208,9 +227,13 @@ class StatsServiceEmulator:
 
     Controls: ``api_keys``, ``now`` (clock of the rate-limit window),
     ``rate_limit_per_hour``, ``slow_seconds``, ``reset_next`` (abort that many
-    connections unanswered), ``down`` (503) and ``fail_next()``.  Records:
-    ``submissions``, ``accepted``, ``deleted_ids`` (deletions carried out) and
-    ``log`` (arrival, installation id or ``""``, status; 0 = connection reset).
+    connections unanswered), ``down`` (503), ``fail_next()`` and ``mode``
+    (``normal``, ``refuse-key``: every key is wrong, ``rate-limit``: every
+    installation's window is full, ``fail``: ``fail_status`` for submit and
+    delete; also settable over HTTP at ``/_control`` with ``control=True``).
+    Records: ``submissions``, ``accepted``, ``deleted_ids`` (deletions carried
+    out), ``log`` (arrival, installation id or ``""``, status; 0 = connection
+    reset) and ``received`` (the same with method and path, for ``/_control``).
     """
 
     def __init__(
@@ -220,8 +243,9 @@ class StatsServiceEmulator:
         now: Callable[[], datetime] | None = None,
         rate_limit_per_hour: int = 1,
         on_accept: Callable[[dict[str, Any]], None] | None = None,
+        control: bool = False,
     ) -> None:
-        """Create the emulator; ``app`` is ready to serve."""
+        """Create the emulator; ``app`` is ready to serve (with ``/_control`` if asked)."""
         self.api_keys: set[str] = {"test-key"} if api_keys is None else api_keys
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.rate_limit_per_hour = rate_limit_per_hour
@@ -232,6 +256,9 @@ class StatsServiceEmulator:
         self.slow_seconds = 0.0
         self.reset_next = 0
         self.down = False
+        self.mode = "normal"
+        self.fail_status = 503
+        self.received: list[dict[str, Any]] = []
         self._failures: list[tuple[str, int, str | None]] = []
         self._windows: dict[str, tuple[datetime, int]] = {}
         self.app = web.Application(middlewares=[self._control], client_max_size=2**30)
@@ -239,6 +266,9 @@ class StatsServiceEmulator:
         self.app.router.add_delete("/installation/{installation_id}", self._delete)
         self.app.router.add_get("/", self._root)
         self.app.router.add_get("/health", self._health)
+        if control:
+            self.app.router.add_get(CONTROL_PATH, self._control_get)
+            self.app.router.add_post(CONTROL_PATH, self._control_post)
 
     @property
     def accepted(self) -> list[dict[str, Any]]:
@@ -281,7 +311,8 @@ class StatsServiceEmulator:
     def _auth(self, request: web.Request) -> web.Response | None:
         """FastAPI's APIKeyHeader (403) and the service's key check (401)."""
         key = request.headers.get("X-API-Key")
-        status = 403 if not key else 401 if key not in self.api_keys else 0
+        refused = key not in self.api_keys or self.mode == "refuse-key"
+        status = 403 if not key else 401 if refused else 0
         return _json(status, self._detail(status)) if status else None
 
     @web.middleware
@@ -292,6 +323,8 @@ class StatsServiceEmulator:
         if (unrouted := request.match_info.http_exception) is not None:  # 404/405
             allow = {k: v for k, v in unrouted.headers.items() if k == "Allow"}
             return _json(unrouted.status, {"detail": unrouted.reason}, allow)
+        if request.path == CONTROL_PATH:
+            return await handler(request)
         arrived = self.now()
         installation_id = request.match_info.get("installation_id") or (
             _installation_of(await request.read())
@@ -300,7 +333,7 @@ class StatsServiceEmulator:
             await asyncio.sleep(self.slow_seconds)
         if self.reset_next > 0:
             self.reset_next -= 1
-            self.log.append((arrived, installation_id, 0))
+            self._record(request, arrived, installation_id, 0)
             if request.transport is not None:
                 request.transport.abort()
             return web.Response(status=500)  # never reaches the client
@@ -308,8 +341,63 @@ class StatsServiceEmulator:
             response: web.StreamResponse = _json(503, {"detail": "Service Unavailable"})
         else:
             response = await handler(request)
-        self.log.append((arrived, installation_id, response.status))
+        self._record(request, arrived, installation_id, response.status)
         return response
+
+    def _record(
+        self, request: web.Request, arrived: datetime, installation_id: str, status: int
+    ) -> None:
+        """Keep what arrived, in ``log`` and (with method and path) in ``received``."""
+        self.log.append((arrived, installation_id, status))
+        self.received.append(
+            {
+                "at": arrived.isoformat(timespec="seconds"),
+                "method": request.method,
+                "path": request.path,
+                "installation_id": installation_id,
+                "status": status,
+            }
+        )
+        del self.received[:-RECEIVED_KEPT]
+
+    def set_mode(self, mode: str, status: int | None = None) -> None:
+        """Answer as ``mode`` from now on (``fail``: with ``status``, a 5xx)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if mode == "fail":
+            if status is None or not 500 <= status <= 599:
+                raise ValueError("fail needs a status from 500 to 599")
+            self.fail_status = status
+        self.mode = mode
+
+    def status(self) -> dict[str, Any]:
+        """The mode and what arrived: for ``GET /_control`` and ``scripts/devctl status``."""
+        return {
+            "mode": self.mode,
+            "fail_status": self.fail_status if self.mode == "fail" else None,
+            "stored_reports": len(self.submissions),
+            "last_report": self.accepted[-1] if self.accepted else None,
+            "deleted_ids": self.deleted_ids,
+            "received": self.received,
+        }
+
+    async def _control_get(self, request: web.Request) -> web.Response:
+        """GET /_control: the current mode and the requests received."""
+        if not _local(request):
+            return _json(403, {"detail": "loopback clients only"})
+        return _json(200, self.status())
+
+    async def _control_post(self, request: web.Request) -> web.Response:
+        """POST /_control: change the mode (loopback clients only)."""
+        if not _local(request):
+            return _json(403, {"detail": "loopback clients only"})
+        try:
+            order = json.loads(await request.read())
+            self.set_mode(str(order["mode"]), order.get("status"))
+        except (ValueError, KeyError, TypeError) as err:
+            return _json(400, {"detail": str(err)})
+        print(f"stats_service: mode {self.mode}", file=sys.stderr, flush=True)
+        return _json(200, self.status())
 
     async def _root(self, request: web.Request) -> web.Response:
         """GET / as the real service."""
@@ -326,6 +414,8 @@ class StatsServiceEmulator:
         """POST /submit in FastAPI's order: parse, auth, validate, rate limit, store."""
         if (injected := self._injected("submit")) is not None:
             return injected
+        if self.mode == "fail":
+            return _json(self.fail_status, self._detail(self.fail_status))
         raw = await request.read()
         body: Any = None
         mime = request.content_type if request.headers.get("Content-Type") else ""
@@ -354,7 +444,7 @@ class StatsServiceEmulator:
         start, count = self._windows.get(installation_id, (now, 0))
         if count and now - start > timedelta(hours=1):
             start, count = now, 0
-        elif count and count >= self.rate_limit_per_hour:
+        elif (count and count >= self.rate_limit_per_hour) or self.mode == "rate-limit":
             return _json(429, self._detail(429))
         self._windows[installation_id] = (start, count + 1)  # even if storing fails
         parts = [body["printer_fleet"], body["usage_stats"]]
@@ -374,6 +464,8 @@ class StatsServiceEmulator:
         """DELETE /installation/{id}: drop its submissions and its rate-limit window."""
         if (injected := self._injected("delete")) is not None:
             return injected
+        if self.mode == "fail":
+            return _json(self.fail_status, self._detail(self.fail_status, "delete"))
         if (denied := self._auth(request)) is not None:
             return denied
         gone = request.match_info["installation_id"]
@@ -398,6 +490,7 @@ def main(argv: list[str] | None = None) -> None:
         api_keys=set(args.api_keys or ["dev-key"]),
         rate_limit_per_hour=args.rate_limit,
         on_accept=lambda body: print(json.dumps(body, sort_keys=True), flush=True),
+        control=True,
     )
     banner = functools.partial(print, file=sys.stderr)  # stdout carries the reports
     web.run_app(emulator.app, host=args.host, port=args.port, print=banner)

@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import aiohttp
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from hypothesis import given, settings, strategies as st
 import pytest
 
+from simulator import stats_service
 from simulator.stats_service import (
     VALID_INSTALLATION_ID,
     StatsServiceEmulator,
@@ -271,3 +274,133 @@ async def test_root_and_health(client: Client) -> None:
     }
     response = await client.get("/nowhere")
     assert (response.status, await response.json()) == (404, {"detail": "Not Found"})
+
+
+@pytest.fixture
+async def controlled(
+    clock: Clock,
+) -> AsyncIterator[tuple[StatsServiceEmulator, Client]]:
+    service = StatsServiceEmulator(now=clock, control=True)
+    async with TestClient(TestServer(service.app, host="127.0.0.1")) as test_client:
+        yield service, test_client
+
+
+async def order(client: Client, **body: Any) -> tuple[int, Any]:
+    response = await client.post("/_control", json=body)
+    return response.status, await response.json()
+
+
+async def test_control_route_only_when_asked(client: Client) -> None:
+    """The real service has no /_control: neither has the emulator in tests."""
+    for method in ("GET", "POST"):
+        response = await client.request(method, "/_control")
+        assert (response.status, await response.json()) == (
+            404,
+            {"detail": "Not Found"},
+        )
+
+
+async def test_control_modes(
+    controlled: tuple[StatsServiceEmulator, Client],
+) -> None:
+    """refuse-key, rate-limit and fail answer as the real service would, until normal."""
+    service, client = controlled
+    delete = f"/installation/{VALID_INSTALLATION_ID}"
+    assert (await order(client, mode="refuse-key"))[1]["mode"] == "refuse-key"
+    assert (await submit(client, valid_report()))[:2] == (
+        401,
+        {"detail": "Invalid API key"},
+    )
+    response = await client.delete(delete, headers=KEY)
+    assert (response.status, await response.json()) == (
+        401,
+        {"detail": "Invalid API key"},
+    )
+    response = await client.post("/submit", json=valid_report())
+    assert response.status == 403  # no key at all is still FastAPI's 403
+    await order(client, mode="rate-limit")
+    status, answer, response = await submit(client, valid_report())
+    assert (status, answer) == (
+        429,
+        {"detail": "Rate limit exceeded. Maximum 1 submissions per hour."},
+    )
+    assert "Retry-After" not in response.headers
+    assert (await client.delete(delete, headers=KEY)).status == 200  # no limit there
+    await order(client, mode="fail", status=503)
+    assert (await submit(client, valid_report()))[:2] == (
+        503,
+        {"detail": "Failed to process submission"},
+    )
+    response = await client.delete(delete, headers=KEY)
+    assert (response.status, await response.json()) == (
+        503,
+        {"detail": "Failed to delete data"},
+    )
+    assert service.submissions == []
+    status, answer = await order(client, mode="normal")
+    assert (status, answer["mode"], answer["fail_status"]) == (200, "normal", None)
+    assert (await submit(client, valid_report()))[0] == 200
+    response = await client.get("/_control")
+    state = await response.json()
+    assert state["stored_reports"] == 1
+    assert state["last_report"] == valid_report()
+    assert state["deleted_ids"] == [VALID_INSTALLATION_ID]
+    assert [(r["method"], r["path"], r["status"]) for r in state["received"]] == [
+        ("POST", "/submit", 401),
+        ("DELETE", delete, 401),
+        ("POST", "/submit", 403),
+        ("POST", "/submit", 429),
+        ("DELETE", delete, 200),
+        ("POST", "/submit", 503),
+        ("DELETE", delete, 503),
+        ("POST", "/submit", 200),
+    ]
+    assert state["received"][0]["installation_id"] == VALID_INSTALLATION_ID
+    assert [entry[2] for entry in service.log] == [
+        r["status"] for r in state["received"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mode": "sleep"},
+        {"mode": "fail"},
+        {"mode": "fail", "status": 404},
+        {"mode": "fail", "status": "503"},
+        {},
+    ],
+)
+async def test_control_refuses_bad_orders(
+    controlled: tuple[StatsServiceEmulator, Client], body: dict[str, Any]
+) -> None:
+    service, client = controlled
+    status, answer = await order(client, **body)
+    assert status == 400
+    assert answer["detail"]
+    assert service.mode == "normal"
+    response = await client.post("/_control", data="{")
+    assert response.status == 400
+
+
+async def test_control_only_from_loopback() -> None:
+    """A client from another address can neither read nor change the mode."""
+    service = StatsServiceEmulator(control=True)
+    transport = mock.Mock()
+    transport.get_extra_info.return_value = ("192.0.2.7", 40000)
+    for handler in (service._control_get, service._control_post):
+        request = make_mocked_request("POST", "/_control", transport=transport)
+        response = await handler(request)
+        assert response.status == 403
+    assert service.mode == "normal"
+
+
+def test_command_line_serves_the_controls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """python -m simulator.stats_service has /_control; loopback addresses only."""
+    served: list[web.Application] = []
+    monkeypatch.setattr(web, "run_app", lambda app, **kwargs: served.append(app))
+    stats_service.main(["--port", "0", "--api-key", "dev-key"])
+    [app] = served
+    assert any(r.resource.canonical == "/_control" for r in app.router.routes())
+    with pytest.raises(SystemExit):
+        stats_service.main(["--host", "192.0.2.7"])
