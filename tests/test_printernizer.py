@@ -441,7 +441,8 @@ async def test_jobs_duration(
     api: Api, times: dict[str, object], expected: float | None
 ) -> None:
     """actual_duration when usable, else end - start; never negative; missing stays missing."""
-    client = await api.client({"jobs": answer({"jobs": [{"id": 1, **times}]})})
+    job_item = {"id": 1, "status": "completed", **times}
+    client = await api.client({"jobs": answer({"jobs": [job_item]})})
     (job,) = await client.jobs()
     assert job.duration_seconds == expected
 
@@ -477,11 +478,13 @@ async def test_files_mapping(api: Api) -> None:
 
 
 async def test_listing_item_mapping(api: Api) -> None:
-    """Unknown words become "unknown"; items without a usable id are skipped."""
+    """Unknown words become "unknown"; items without a usable id or status string are skipped."""
     printers = [
         {"id": "a", "printer_type": "creality_k1", "status": "sleeping"},
         {"id": "b", "printer_type": " Bambu_Lab ", "status": "PRINTING"},
-        {"id": 3, "printer_type": None, "status": 3},
+        {"id": 3, "printer_type": None, "status": "3"},
+        {"id": 4, "printer_type": "bambu_lab", "status": 3},
+        {"id": 5, "printer_type": "bambu_lab"},
         {"id": True, "printer_type": "bambu_lab", "status": "online"},
         {"id": "", "printer_type": "bambu_lab", "status": "online"},
         {"id": 1.5, "printer_type": "bambu_lab", "status": "online"},
@@ -500,6 +503,7 @@ async def test_listing_item_mapping(api: Api) -> None:
         Printer(id="b", printer_type="bambu_lab", status="printing"),
         Printer(id="3", printer_type="unknown", status="unknown"),
     ]
+    assert client.skipped == {"printers": 7, "jobs": 0, "files": 0}
     assert await client.jobs() == [
         Job(
             id="9",
@@ -547,7 +551,10 @@ async def test_listing_ignores_odd_total(api: Api) -> None:
 
     async def handler(request: web.Request) -> web.Response:
         size = PAGE_LIMIT if request.query["page"] == "1" else 3
-        files = [{"id": f"{request.query['page']}-{i}"} for i in range(size)]
+        files = [
+            {"id": f"{request.query['page']}-{i}", "status": "downloaded"}
+            for i in range(size)
+        ]
         return web.json_response({"files": files, "pagination": {"total_pages": True}})
 
     client = await api.client({"files": handler})

@@ -5,27 +5,43 @@ codes, serial numbers, file and customer names. This module is the one place
 that sees them: it copies the few fields we use into small models, mapped
 onto our own words, and drops the rest before anything else gets the data.
 
+Whatever answers at the configured address (a broken Printernizer, another
+program, a proxy) reaches Home Assistant's event loop through here, so every
+answer is read as hostile: one bad value costs that value, one bad item that
+item, and only an answer that is not what was asked for costs the poll.
+
+* Size before parsing: decoding a 60 MB page blocks the loop for seconds, so
+  a body is read only up to `MAX_RESPONSE_BYTES` (a real page of 100 jobs
+  with long names is about 130 kB), never decompressed, and decoded here.
+* A page keeps at most `PAGE_LIMIT` items. An item without an object, a
+  usable id or a status string is skipped: without a status a job could flip
+  between garbage and `completed` and be counted as completed each time.
+* A number outside its field's plausible range, or a time outside
+  `MIN_YEAR`..`MAX_YEAR`, becomes None and the item stays: a job whose
+  `created_at` cannot be read is never counted as new (tracker.py), while
+  its status changes still count.
+* What was left out is counted in `Discarded` (never kept, never logged).
+
 Request budget (Printernizer allows 100 requests a minute per client address,
 shared with everything else that runs on the Home Assistant host): a poll
 reads `health` (exempt from the limit), then printers, jobs and files (one
 page each normally, at most `MAX_PAGES`), and every ten minutes `system/info`
 and `usage-stats/status`: about 3 requests a minute (4.2 measured), 9 at most.
-
-About 360 lines: the models, the facts kept for reports and the reading of
-three listings whose quirks are documented in tests/fixtures/printernizer.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+import json
 import math
 import time
 from typing import Any, Final
 
 import aiohttp
+from aiohttp import hdrs
 from yarl import URL
 
 from .errors import CannotConnectError, InvalidResponseError, RateLimitedError
@@ -40,6 +56,18 @@ from .vocabulary import (
 
 PAGE_LIMIT: Final = 100
 MAX_PAGES: Final = 3
+LISTINGS: Final = ("printers", "jobs", "files")
+# Eight times a real 100-job page with long names (about 130 kB); decoded
+# in a few milliseconds.
+MAX_RESPONSE_BYTES: Final = 1024 * 1024
+MAX_ID_LENGTH: Final = 1024
+MAX_WORD_LENGTH: Final = 64
+# Plausible ranges: a value outside is dropped, not clamped.
+MIN_YEAR: Final = 2000
+MAX_YEAR: Final = 2099
+MAX_UPTIME_SECONDS: Final = 20 * 365 * 86_400
+MAX_DURATION_SECONDS: Final = 365 * 86_400
+MAX_FILE_BYTES: Final = 10**12
 STATUS_TOO_MANY_REQUESTS: Final = 429
 # A 429 asks for a pause of about a second; a longer one is capped so a
 # broken header cannot stop polling for long.
@@ -150,61 +178,174 @@ def normalize_url(url: str) -> str:
 
 def _word(value: object, vocabulary: tuple[str, ...]) -> str:
     """Map a value onto a vocabulary; anything else is "unknown"."""
-    if isinstance(value, str) and (word := value.strip().lower()) in vocabulary:
+    if (
+        isinstance(value, str)
+        and len(value) <= MAX_WORD_LENGTH
+        and (word := value.strip().lower()) in vocabulary
+    ):
         return word
     return UNKNOWN
 
 
-def _number(value: object) -> float | None:
-    """A non-negative finite number, else None."""
+def _number(value: object, maximum: float) -> float | None:
+    """A number from 0 to `maximum`, else None (-0.0 becomes 0.0)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
-    return number if math.isfinite(number) and number >= 0 else None
+    # False for NaN; an int of any size compares exactly, before float() could overflow.
+    if not 0 <= value <= maximum:
+        return None
+    return float(value) + 0.0
 
 
 def _ident(value: object) -> str | None:
-    """An item id as a string (ints or strings), else None."""
+    """An item id as a string (a 64-bit int or a short non-empty string), else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | str) and str(value):
-        return str(value)
+    if isinstance(value, int):
+        return str(value) if -(2**63) <= value < 2**63 else None
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
     return None
 
 
 def parse_time(value: object) -> datetime | None:
     """Printernizer's timestamp (naive ISO, `T` or space) as a naive datetime, else None.
 
-    An explicit offset is converted to naive UTC.
+    An explicit offset is converted to naive UTC. Years outside MIN_YEAR to
+    MAX_YEAR are None.
     """
     if not isinstance(value, str) or len(value) > 40:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        # OverflowError: an offset that moves year 1 or 9999 out of datetime's range.
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+    return parsed if MIN_YEAR <= parsed.year <= MAX_YEAR else None
 
 
-def _duration(item: Mapping[str, Any]) -> float | None:
+@dataclass(slots=True)
+class Discarded:
+    """What reads left out, counted; never the items or values themselves.
+
+    `skipped`, per listing (`printers`, `jobs`, `files`): items that were not
+    an object, had no usable id or no status string, or came after
+    PAGE_LIMIT items on a page. `values_dropped`: single values that were
+    there (not null) but unusable, their item kept: a time or number out of
+    its range or unreadable (durations, sizes, uptime), a printer id.
+    """
+
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LISTINGS, 0))
+    values_dropped: int = 0
+
+    def _dropped[T](self, value: object, kept: T | None) -> T | None:
+        """Count a value that was there but not kept."""
+        if kept is None and value is not None:
+            self.values_dropped += 1
+        return kept
+
+    def number(self, value: object, maximum: float) -> float | None:
+        """A number from 0 to `maximum`, else None (counted)."""
+        return self._dropped(value, _number(value, maximum))
+
+    def moment(self, value: object) -> datetime | None:
+        """A timestamp in range, else None (counted)."""
+        return self._dropped(value, parse_time(value))
+
+    def ident(self, value: object) -> str | None:
+        """An id, else None (counted)."""
+        return self._dropped(value, _ident(value))
+
+
+type ItemReader[T] = Callable[[Mapping[str, Any], Discarded], T | None]
+
+
+def _identified(item: Mapping[str, Any]) -> tuple[str, str] | None:
+    """An item's id and raw status, else None: such an item cannot be tracked."""
+    ident = _ident(item.get("id"))
+    status = item.get("status")
+    if ident is None or not isinstance(status, str):
+        return None
+    return ident, status
+
+
+def _printer(item: Mapping[str, Any], discarded: Discarded) -> Printer | None:
+    """A printer's id, type and status; nothing else is kept."""
+    if (found := _identified(item)) is None:
+        return None
+    return Printer(
+        id=found[0],
+        printer_type=_word(item.get("printer_type"), PRINTER_TYPES),
+        status=_word(found[1], PRINTER_STATUSES),
+    )
+
+
+def _job(item: Mapping[str, Any], discarded: Discarded) -> Job | None:
+    """A job's printer, type, status, duration and times."""
+    if (found := _identified(item)) is None:
+        return None
+    start = discarded.moment(item.get("start_time") or item.get("started_at"))
+    end = discarded.moment(item.get("completed_at") or item.get("end_time"))
+    return Job(
+        id=found[0],
+        printer_id=discarded.ident(item.get("printer_id")),
+        printer_type=_word(item.get("printer_type"), PRINTER_TYPES),
+        status=_word(found[1], JOB_STATUSES),
+        duration_seconds=_duration(item.get("actual_duration"), start, end, discarded),
+        created=discarded.moment(item.get("created_at")),
+        finished=end,
+    )
+
+
+def _duration(
+    actual: object,
+    start: datetime | None,
+    end: datetime | None,
+    discarded: Discarded,
+) -> float | None:
     """`actual_duration`, else end minus start (Printernizer 2.42 leaves the former empty)."""
-    if (seconds := _number(item.get("actual_duration"))) is not None:
+    if (seconds := discarded.number(actual, MAX_DURATION_SECONDS)) is not None:
         return seconds
-    start = parse_time(item.get("start_time") or item.get("started_at"))
-    end = parse_time(item.get("end_time") or item.get("completed_at"))
-    if start is None or end is None or end < start:
+    if start is None or end is None:
         return None
-    return (end - start).total_seconds()
+    # Dropped when the end is before the start or a year after it.
+    return discarded.number((end - start).total_seconds(), MAX_DURATION_SECONDS)
 
 
-def _items(body: object, key: str) -> list[Mapping[str, Any]]:
-    """The list of items of a listing."""
-    items = body.get(key) if isinstance(body, Mapping) else None
-    if not isinstance(items, list):
+def _file(item: Mapping[str, Any], discarded: Discarded) -> File | None:
+    """A file's status, size and download time."""
+    if (found := _identified(item)) is None:
+        return None
+    return File(
+        id=found[0],
+        status=_word(found[1], FILE_STATUSES),
+        size_bytes=discarded.number(item.get("file_size"), MAX_FILE_BYTES),
+        downloaded=discarded.moment(item.get("downloaded_at")),
+    )
+
+
+def _items(body: object, key: str) -> tuple[list[Any], int]:
+    """The first PAGE_LIMIT entries of a listing page, and how many it had."""
+    entries = body.get(key) if isinstance(body, Mapping) else None
+    if not isinstance(entries, list):
         raise InvalidResponseError("not_a_listing")
-    return [item for item in items if isinstance(item, Mapping)]
+    return entries[:PAGE_LIMIT], len(entries)
+
+
+def _page[T](
+    body: object, key: str, read: ItemReader[T], discarded: Discarded
+) -> tuple[list[T], int]:
+    """The items kept from one listing page, and how many it had."""
+    entries, count = _items(body, key)
+    kept = [
+        model
+        for entry in entries
+        if isinstance(entry, Mapping) and (model := read(entry, discarded)) is not None
+    ]
+    discarded.skipped[key] = discarded.skipped.get(key, 0) + count - len(kept)
+    return kept, count
 
 
 def _total_pages(body: object) -> int | None:
@@ -216,8 +357,66 @@ def _total_pages(body: object) -> int | None:
     return None
 
 
+def parse_printers(body: object, discarded: Discarded | None = None) -> list[Printer]:
+    """The printers of one listing page; raise InvalidResponseError when it is none."""
+    return _page(body, "printers", _printer, discarded or Discarded())[0]
+
+
+def parse_jobs(body: object, discarded: Discarded | None = None) -> list[Job]:
+    """The jobs of one listing page; raise InvalidResponseError when it is none."""
+    return _page(body, "jobs", _job, discarded or Discarded())[0]
+
+
+def parse_files(body: object, discarded: Discarded | None = None) -> list[File]:
+    """The files of one listing page; raise InvalidResponseError when it is none."""
+    return _page(body, "files", _file, discarded or Discarded())[0]
+
+
+def parse_health(body: object) -> Health:
+    """Status and release from /health; raise InvalidResponseError without a status."""
+    if not isinstance(body, Mapping) or not isinstance(
+        status := body.get("status"), str
+    ):
+        raise InvalidResponseError("no_status")
+    return Health(
+        status=status if len(status) <= MAX_WORD_LENGTH else UNKNOWN,
+        version=clean_app_version(body.get("version")),
+    )
+
+
+def parse_uptime_seconds(
+    body: object, discarded: Discarded | None = None
+) -> float | None:
+    """The uptime from /system/info, at most MAX_UPTIME_SECONDS, else None."""
+    if not isinstance(body, Mapping):
+        return None
+    return (discarded or Discarded()).number(
+        body.get("uptime_seconds"), MAX_UPTIME_SECONDS
+    )
+
+
+def parse_shares_statistics(body: object) -> bool | None:
+    """Whether /usage-stats/status says Printernizer is opted in, if it says."""
+    opted_in = body.get("opted_in") if isinstance(body, Mapping) else None
+    return opted_in if isinstance(opted_in, bool) else None
+
+
+def decode_json(raw: bytes) -> Any:
+    """A JSON document (UTF-8, -16 or -32), else None."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        # ValueError includes UnicodeDecodeError and integers too long to convert;
+        # RecursionError: nesting too deep for the standard decoder.
+        return None
+
+
 def retry_after(headers: Mapping[str, str], body: object) -> timedelta:
-    """How long a 429 asks us to wait: Retry-After, X-RateLimit-Reset, the body, else a default."""
+    """How long a 429 asks us to wait: Retry-After, X-RateLimit-Reset, the body, else a default.
+
+    Capped at MAX_RETRY_AFTER before a timedelta is built: one from 1e300
+    seconds would overflow.
+    """
     seconds: float | None = None
     header = headers.get("Retry-After", "").strip()
     if header.isascii() and header.isdigit() and len(header) < 7:
@@ -228,15 +427,48 @@ def retry_after(headers: Mapping[str, str], body: object) -> timedelta:
         and len(reset) < 12
     ):
         seconds = float(reset) - time.time()
-    elif isinstance(body, Mapping) and isinstance(body.get("details"), Mapping):
-        seconds = _number(body["details"].get("retry_after_seconds"))
-    if seconds is None or seconds < 0:
+    elif isinstance(body, Mapping) and isinstance(
+        details := body.get("details"), Mapping
+    ):
+        wait = details.get("retry_after_seconds")
+        if isinstance(wait, int | float) and not isinstance(wait, bool):
+            seconds = wait
+    if seconds is None or not seconds >= 0:  # also NaN
         return DEFAULT_RETRY_AFTER
-    return min(timedelta(seconds=math.ceil(seconds)), MAX_RETRY_AFTER)
+    return timedelta(seconds=math.ceil(min(seconds, MAX_RETRY_AFTER.total_seconds())))
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes | None:
+    """The body, or None when it is longer than MAX_RESPONSE_BYTES.
+
+    Refused by Content-Length before reading; otherwise at most cap + 1
+    bytes are read.
+    """
+    declared = response.headers.get(hdrs.CONTENT_LENGTH, "")
+    if (
+        declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 9 or int(declared) > MAX_RESPONSE_BYTES)
+    ):
+        return None
+    stream = response.content
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_RESPONSE_BYTES and (
+        chunk := await stream.read(MAX_RESPONSE_BYTES + 1 - size)
+    ):
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > MAX_RESPONSE_BYTES else b"".join(chunks)
 
 
 class PrinternizerClient:
-    """Ask one Printernizer instance; takes Home Assistant's shared session."""
+    """Ask one Printernizer instance; takes Home Assistant's shared session.
+
+    `skipped` (items per listing name) and `values_dropped` count what this
+    client's reads left out since it was made (see `Discarded`); both only
+    grow.
+    """
 
     def __init__(
         self, session: aiohttp.ClientSession, url: str, *, timeout: float = 10
@@ -245,35 +477,48 @@ class PrinternizerClient:
         self._session = session
         self._base = normalize_url(url)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.discarded = Discarded()
 
     @property
     def base_url(self) -> str:
         """The normalised base URL."""
         return self._base
 
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Items left out per listing (`printers`, `jobs`, `files`), a copy."""
+        return dict(self.discarded.skipped)
+
+    @property
+    def values_dropped(self) -> int:
+        """Single values left out, their items kept."""
+        return self.discarded.values_dropped
+
     async def _get(self, path: str, params: Mapping[str, int] | None = None) -> Any:
-        """GET a JSON document; map every failure to our errors."""
+        """GET a JSON document of at most MAX_RESPONSE_BYTES; map every failure to our errors."""
         try:
             async with self._session.get(
                 f"{self._base}/api/v1/{path}",
                 params=params,
                 timeout=self._timeout,
                 allow_redirects=False,
+                # Compressed bodies are not inflated: the cap counts what arrives.
+                headers={hdrs.ACCEPT_ENCODING: "identity"},
+                auto_decompress=False,
             ) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except (ValueError, RecursionError):
-                    # RecursionError: nesting too deep for the standard decoder.
-                    body = None
                 status = response.status
+                if status >= 500:
+                    raise CannotConnectError(f"http_{status}", status=status)
+                if status >= 300 and status != STATUS_TOO_MANY_REQUESTS:
+                    raise InvalidResponseError(f"http_{status}", status=status)
+                raw = await _read_capped(response)
+                body = None if raw is None else decode_json(raw)
                 if status == STATUS_TOO_MANY_REQUESTS:
                     raise RateLimitedError(
                         "rate_limited", retry_after=retry_after(response.headers, body)
                     )
-                if status >= 500:
-                    raise CannotConnectError(f"http_{status}", status=status)
-                if status >= 300:
-                    raise InvalidResponseError(f"http_{status}", status=status)
+                if raw is None:
+                    raise InvalidResponseError("too_large", status=status)
                 if body is None:
                     raise InvalidResponseError("not_json", status=status)
                 return body
@@ -284,79 +529,38 @@ class PrinternizerClient:
 
     async def health(self) -> Health:
         """Reachability and version (exempt from Printernizer's rate limit)."""
-        body = await self._get("health")
-        if not isinstance(body, Mapping) or not isinstance(body.get("status"), str):
-            raise InvalidResponseError("no_status")
-        return Health(
-            status=body["status"], version=clean_app_version(body.get("version"))
-        )
+        return parse_health(await self._get("health"))
 
     async def uptime_seconds(self) -> float | None:
         """Printernizer's uptime from /system/info (/health says null)."""
-        body = await self._get("system/info")
-        return (
-            _number(body.get("uptime_seconds")) if isinstance(body, Mapping) else None
-        )
+        return parse_uptime_seconds(await self._get("system/info"), self.discarded)
 
     async def shares_statistics(self) -> bool | None:
         """Whether Printernizer itself is opted in to the same statistics service."""
-        body = await self._get("usage-stats/status")
-        opted_in = body.get("opted_in") if isinstance(body, Mapping) else None
-        return opted_in if isinstance(opted_in, bool) else None
+        return parse_shares_statistics(await self._get("usage-stats/status"))
 
-    async def _listing(self, path: str) -> list[Mapping[str, Any]]:
-        """All items of a paginated listing, at most MAX_PAGES pages."""
-        items: list[Mapping[str, Any]] = []
+    async def _listing[T](self, key: str, read: ItemReader[T]) -> list[T]:
+        """The items kept from a paginated listing, at most MAX_PAGES pages."""
+        kept: list[T] = []
         for page in range(1, MAX_PAGES + 1):
-            body = await self._get(path, {"page": page, "limit": PAGE_LIMIT})
-            batch = _items(body, path)
-            items.extend(batch)
-            if not batch:
-                break
+            body = await self._get(key, {"page": page, "limit": PAGE_LIMIT})
+            batch, count = _page(body, key, read, self.discarded)
+            kept.extend(batch)
             total_pages = _total_pages(body)
-            if (total_pages is not None and page >= total_pages) or (
-                total_pages is None and len(batch) < PAGE_LIMIT
+            if count == 0 or (
+                count < PAGE_LIMIT if total_pages is None else page >= total_pages
             ):
                 break
-        return items
+        return kept
 
     async def printers(self) -> list[Printer]:
         """Every printer's type and status; nothing else is kept."""
-        return [
-            Printer(
-                id=ident,
-                printer_type=_word(item.get("printer_type"), PRINTER_TYPES),
-                status=_word(item.get("status"), PRINTER_STATUSES),
-            )
-            for item in await self._listing("printers")
-            if (ident := _ident(item.get("id"))) is not None
-        ]
+        return await self._listing("printers", _printer)
 
     async def jobs(self) -> list[Job]:
         """The newest jobs' printer, type, status, duration and times."""
-        return [
-            Job(
-                id=ident,
-                printer_id=_ident(item.get("printer_id")),
-                printer_type=_word(item.get("printer_type"), PRINTER_TYPES),
-                status=_word(item.get("status"), JOB_STATUSES),
-                duration_seconds=_duration(item),
-                created=parse_time(item.get("created_at")),
-                finished=parse_time(item.get("completed_at") or item.get("end_time")),
-            )
-            for item in await self._listing("jobs")
-            if (ident := _ident(item.get("id"))) is not None
-        ]
+        return await self._listing("jobs", _job)
 
     async def files(self) -> list[File]:
         """The newest files' statuses, sizes and download times."""
-        return [
-            File(
-                id=ident,
-                status=_word(item.get("status"), FILE_STATUSES),
-                size_bytes=_number(item.get("file_size")),
-                downloaded=parse_time(item.get("downloaded_at")),
-            )
-            for item in await self._listing("files")
-            if (ident := _ident(item.get("id"))) is not None
-        ]
+        return await self._listing("files", _file)
