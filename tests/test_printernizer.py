@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+import gzip
 import json
 import socket
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -26,6 +28,7 @@ from custom_components.printernizer_stats.errors import (
 from custom_components.printernizer_stats.printernizer import (
     DEFAULT_RETRY_AFTER,
     MAX_PAGES,
+    MAX_RESPONSE_BYTES,
     MAX_RETRY_AFTER,
     PAGE_LIMIT,
     File,
@@ -34,6 +37,7 @@ from custom_components.printernizer_stats.printernizer import (
     Printer,
     PrinternizerClient,
     PrinternizerFacts,
+    _read_capped,
     normalize_url,
     parse_time,
     retry_after,
@@ -637,6 +641,15 @@ async def test_rate_limited_body_fallback(api: Api) -> None:
             timedelta(seconds=2),
         ),
         ({}, {"details": {"retry_after_seconds": 1e9}}, MAX_RETRY_AFTER),
+        ({}, {"details": {"retry_after_seconds": 1e300}}, MAX_RETRY_AFTER),
+        ({}, {"details": {"retry_after_seconds": float("inf")}}, MAX_RETRY_AFTER),
+        ({}, {"details": {"retry_after_seconds": 10**400}}, MAX_RETRY_AFTER),
+        ({}, {"details": {"retry_after_seconds": 300.5}}, MAX_RETRY_AFTER),
+        ({}, {"details": {"retry_after_seconds": 299.5}}, timedelta(seconds=300)),
+        ({}, {"details": {"retry_after_seconds": -0.0}}, timedelta(0)),
+        ({}, {"details": {"retry_after_seconds": float("nan")}}, DEFAULT_RETRY_AFTER),
+        ({}, {"details": {"retry_after_seconds": True}}, DEFAULT_RETRY_AFTER),
+        ({"X-RateLimit-Reset": "0"}, None, DEFAULT_RETRY_AFTER),
         ({}, {"details": {"retry_after_seconds": -1}}, DEFAULT_RETRY_AFTER),
         ({}, {"details": {"retry_after_seconds": "0.6"}}, DEFAULT_RETRY_AFTER),
         ({}, {"details": "soon"}, DEFAULT_RETRY_AFTER),
@@ -760,6 +773,356 @@ async def test_client_connection_refused() -> None:
             await client.printers()
 
 
+# --- hostile answers: sizes, items, values ------------------------------------------
+
+
+def _padded(document: object, size: int) -> bytes:
+    """`document` as JSON, padded with blanks to exactly `size` bytes."""
+    text = json.dumps(document).encode()
+    return text + b" " * (size - len(text))
+
+
+def chunked(body: bytes) -> Handler:
+    """Answer with `body` without a Content-Length (chunked)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(body), 65_536):
+            await response.write(body[start : start + 65_536])
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+def sized(body: bytes) -> Handler:
+    """Answer with `body` and its Content-Length."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    return handler
+
+
+@pytest.mark.parametrize("serve_as", [sized, chunked], ids=["length", "chunked"])
+@pytest.mark.parametrize(
+    ("size", "readable"),
+    [(1_048_576, True), (1_048_577, False), (5_000_000, False)],
+)
+async def test_client_size_cap(
+    api: Api, serve_as: Callable[[bytes], Handler], size: int, readable: bool
+) -> None:
+    """A body of 1 MiB is read; one byte more is refused, with or without Content-Length."""
+    assert MAX_RESPONSE_BYTES == 1_048_576
+    body = _padded({"status": "healthy", "version": "2.42.0"}, size)
+    assert len(body) == size
+    client = await api.client({"health": serve_as(body)})
+    if readable:
+        assert (await client.health()).version == "2.42.0"
+        return
+    with pytest.raises(InvalidResponseError, match="too_large") as raised:
+        await client.health()
+    assert raised.value.status == 200
+
+
+async def test_client_size_cap_declared_never_read(api: Api) -> None:
+    """A Content-Length over the cap is refused at once: the body that never comes is not awaited."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 60_000_000
+        await response.prepare(request)
+        await response.write(b'{"jobs": [')
+        await api.release.wait()
+        return response
+
+    client = await api.client({"jobs": handler}, seconds=3)
+    with pytest.raises(InvalidResponseError, match="too_large"):
+        await client.jobs()
+
+
+async def test_client_size_cap_reads_at_most_cap_plus_one() -> None:
+    """Without Content-Length, an endless body is read to 1 MiB + 1 byte, never further."""
+
+    class Endless:
+        """A stream that always has more."""
+
+        given = 0
+
+        async def read(self, size: int) -> bytes:
+            chunk = b" " * min(size, 65_536)
+            self.given += len(chunk)
+            return chunk
+
+    stream = Endless()
+    response: Any = SimpleNamespace(headers=CIMultiDict(), content=stream)
+    assert await _read_capped(response) is None
+    assert stream.given == MAX_RESPONSE_BYTES + 1
+
+
+async def test_client_never_inflates(api: Api) -> None:
+    """Identity is asked for; a compressed body anyway is not inflated, so not JSON."""
+    accepted: list[str] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        accepted.append(request.headers.get("Accept-Encoding", ""))
+        body = gzip.compress(json.dumps({"status": "healthy"}).encode())
+        return web.Response(
+            body=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        )
+
+    client = await api.client({"health": handler})
+    with pytest.raises(InvalidResponseError, match="not_json"):
+        await client.health()
+    assert accepted == ["identity"]
+
+
+async def test_rate_limited_oversized_body(api: Api) -> None:
+    """A 429 whose body is too large still means: wait (here as its header says)."""
+    body = _padded({"details": {"retry_after_seconds": 60}}, 2_000_000)
+    client = await api.client({"jobs": raw(body.decode(), 429, **{"Retry-After": "7"})})
+    with pytest.raises(RateLimitedError) as raised:
+        await client.jobs()
+    assert raised.value.retry_after == timedelta(seconds=7)
+
+
+async def test_rate_limited_huge_body_wait(api: Api) -> None:
+    """retry_after_seconds of 1e300 (which overflowed timedelta) waits 5 minutes."""
+    text = '{"status": "error", "details": {"retry_after_seconds": 1e300}}'
+    client = await api.client({"jobs": raw(text, 429)})
+    with pytest.raises(RateLimitedError) as raised:
+        await client.jobs()
+    assert raised.value.retry_after == timedelta(minutes=5) == MAX_RETRY_AFTER
+
+
+@pytest.mark.parametrize(("count", "kept"), [(100, 100), (101, 100), (5000, 100)])
+async def test_listing_page_item_cap(api: Api, count: int, kept: int) -> None:
+    """A page keeps 100 items; the rest are skipped and counted."""
+    jobs = [{"id": index, "status": "completed"} for index in range(count)]
+    body = {"jobs": jobs, "pagination": {"page": 1, "total_pages": 1}}
+    client = await api.client({"jobs": answer(body)})
+    assert [job.id for job in await client.jobs()] == [str(i) for i in range(kept)]
+    assert client.skipped == {"printers": 0, "jobs": count - kept, "files": 0}
+    assert len(api.seen) == 1
+
+
+async def test_listing_bad_item_next_to_good(api: Api) -> None:
+    """One unreadable job costs that job: the recorded one next to it is returned unchanged."""
+    good = load_fixture(_name("03p"))
+    client = await api.client({"jobs": answer({"jobs": [good, [good]]})})
+    (job,) = await client.jobs()
+    assert job.id == JOB_1
+    assert job.duration_seconds == pytest.approx(19.177071)
+    assert client.skipped == {"printers": 0, "jobs": 1, "files": 0}
+    assert client.values_dropped == 0
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "job",
+        None,
+        7,
+        [],
+        {"status": "completed"},
+        {"id": None, "status": "completed"},
+        {"id": 2**63, "status": "completed"},
+        {"id": -(2**63) - 1, "status": "completed"},
+        {"id": "x" * 1025, "status": "completed"},
+        {"id": {"id": 1}, "status": "completed"},
+        {"id": 1},
+        {"id": 1, "status": None},
+        {"id": 1, "status": ["completed"]},
+        {"id": 1, "status": {"completed": True}},
+    ],
+)
+async def test_listing_unreadable_items_skipped(api: Api, item: object) -> None:
+    """Not an object, no usable id, or no status string: skipped, and counted per listing."""
+    client = await api.client(
+        {
+            "jobs": answer({"jobs": [item, {"id": 2, "status": "failed"}]}),
+            "files": answer({"files": [item, {"id": 3, "status": "downloaded"}]}),
+            "printers": answer({"printers": [item, {"id": 4, "status": "online"}]}),
+        }
+    )
+    assert [job.id for job in await client.jobs()] == ["2"]
+    assert [file.id for file in await client.files()] == ["3"]
+    assert [printer.id for printer in await client.printers()] == ["4"]
+    assert client.skipped == {"printers": 1, "jobs": 1, "files": 1}
+    assert client.values_dropped == 0
+
+
+async def test_listing_ids_at_their_bounds(api: Api) -> None:
+    """Ids up to 1024 characters and 64-bit integers are kept."""
+    ids: list[object] = ["x" * 1024, 2**63 - 1, -(2**63), 0, "0"]
+    client = await api.client(
+        {"jobs": answer({"jobs": [{"id": i, "status": "pending"} for i in ids]})}
+    )
+    assert [job.id for job in await client.jobs()] == [str(i) for i in ids]
+    assert client.skipped["jobs"] == 0
+
+
+async def test_client_counts_accumulate(api: Api) -> None:
+    """Counts grow with each read; `skipped` is a copy."""
+    body = {"jobs": [{"id": 1, "status": "pending", "created_at": "0001-01-01"}, 5]}
+    client = await api.client({"jobs": answer(body)})
+    for reads in (1, 2):
+        (job,) = await client.jobs()
+        assert job.created is None
+        assert client.skipped["jobs"] == reads
+        assert client.values_dropped == reads
+    client.skipped["jobs"] = 0
+    assert client.skipped["jobs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "expected", "dropped"),
+    [
+        ({"created_at": "0001-01-01T00:00:00+05:00"}, {"created": None}, 1),
+        ({"created_at": "9999-12-31T23:59:59"}, {"created": None}, 1),
+        ({"created_at": "1999-12-31T23:59:59"}, {"created": None}, 1),
+        ({"created_at": 1795999963}, {"created": None}, 1),
+        ({"created_at": None}, {"created": None}, 0),
+        (
+            {"created_at": "2099-12-31T23:59:59"},
+            {"created": datetime(2099, 12, 31, 23, 59, 59)},
+            0,
+        ),
+        ({"completed_at": "0001-01-01T00:00:00"}, {"finished": None}, 1),
+        ({"completed_at": "2026-11-30T00:00:00+99:00"}, {"finished": None}, 1),
+        ({"actual_duration": 31_536_000}, {"duration_seconds": 31_536_000.0}, 0),
+        ({"actual_duration": 31_536_001}, {"duration_seconds": None}, 1),
+        ({"actual_duration": 1e22}, {"duration_seconds": None}, 1),
+        ({"actual_duration": 1e308}, {"duration_seconds": None}, 1),
+        ({"actual_duration": 10**400}, {"duration_seconds": None}, 1),
+        ({"actual_duration": -0.0}, {"duration_seconds": 0.0}, 0),
+        (
+            {"start_time": "2000-01-01T00:00:00", "end_time": "2001-01-01T00:00:00"},
+            {"duration_seconds": None, "finished": datetime(2001, 1, 1)},
+            1,
+        ),
+        (
+            {"start_time": "2026-01-01T00:00:00", "end_time": "2026-12-31T00:00:00"},
+            {"duration_seconds": 364 * 86_400.0},
+            0,
+        ),
+        (
+            {"start_time": "0001-01-01T00:00:00", "end_time": "2026-01-01T00:00:00"},
+            {"duration_seconds": None, "finished": datetime(2026, 1, 1)},
+            1,
+        ),
+        ({"printer_id": True}, {"printer_id": None}, 1),
+        ({"printer_id": 7}, {"printer_id": "7"}, 0),
+    ],
+)
+async def test_jobs_values_out_of_range(
+    api: Api, values: dict[str, object], expected: dict[str, object], dropped: int
+) -> None:
+    """An unreadable or implausible value is dropped (and counted); the job stays."""
+    item = {"id": 1, "status": "completed"} | values
+    client = await api.client({"jobs": answer({"jobs": [item]})})
+    (job,) = await client.jobs()
+    assert {key: getattr(job, key) for key in expected} == expected
+    assert client.values_dropped == dropped
+    assert client.skipped["jobs"] == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "size", "downloaded", "dropped"),
+    [
+        ({"file_size": 10**12}, 1e12, None, 0),
+        ({"file_size": 10**12 + 1}, None, None, 1),
+        ({"file_size": 1e300}, None, None, 1),
+        ({"file_size": -0.0}, 0.0, None, 0),
+        ({"file_size": "196"}, None, None, 1),
+        ({"downloaded_at": "0001-01-01 00:00:00"}, None, None, 1),
+        ({"downloaded_at": "2000-01-01 00:00:00"}, None, datetime(2000, 1, 1), 0),
+    ],
+)
+async def test_files_values_out_of_range(
+    api: Api,
+    values: dict[str, object],
+    size: float | None,
+    downloaded: datetime | None,
+    dropped: int,
+) -> None:
+    """A size over 1 TB or a download time outside 2000-2099 is dropped; the file stays."""
+    client = await api.client(
+        {"files": answer({"files": [{"id": "f", "status": "downloaded"} | values]})}
+    )
+    (file,) = await client.files()
+    assert (file.size_bytes, file.downloaded) == (size, downloaded)
+    assert client.values_dropped == dropped
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "dropped"),
+    [
+        ('{"uptime_seconds": 1e22}', None, 1),
+        ('{"uptime_seconds": 630720000}', 630_720_000.0, 0),
+        ('{"uptime_seconds": 630720001}', None, 1),
+        ('{"uptime_seconds": 1e400}', None, 1),
+        ('{"uptime_seconds": -0.0}', 0.0, 0),
+        ('{"uptime_seconds": 1' + "0" * 400 + "}", None, 1),
+        ('{"uptime_seconds": null}', None, 0),
+    ],
+)
+async def test_uptime_seconds_bounded(
+    api: Api, text: str, expected: float | None, dropped: int
+) -> None:
+    """An uptime over 20 years is none (and counted as dropped)."""
+    client = await api.client({"system/info": raw(text)})
+    assert await client.uptime_seconds() == expected
+    assert client.values_dropped == dropped
+
+
+async def test_health_status_too_long(api: Api) -> None:
+    """A status too long to be a word is "unknown"; the health read still succeeds."""
+    client = await api.client({"health": answer({"status": "h" * 65})})
+    assert await client.health() == Health(status="unknown", version="unknown")
+
+
+@pytest.mark.parametrize(
+    ("total_pages", "requests"),
+    [
+        (10**30, MAX_PAGES),
+        (-(10**30), 1),
+        (0, 1),
+        (2, 2),
+        (2.0, MAX_PAGES),
+        (None, MAX_PAGES),
+    ],
+)
+async def test_listing_total_pages_hostile(
+    api: Api, total_pages: object, requests: int
+) -> None:
+    """Huge, negative or odd total_pages: never more than MAX_PAGES requests."""
+    items = [{"id": index, "status": "completed"} for index in range(PAGE_LIMIT)]
+    body = {"jobs": items, "pagination": {"total_pages": total_pages}}
+    client = await api.client({"jobs": answer(body)})
+    assert len(await client.jobs()) == PAGE_LIMIT * requests
+    assert len(api.seen) == requests
+
+
+async def test_listing_short_page_with_bad_items_continues(api: Api) -> None:
+    """Skipped items do not shorten a page: a full page of 100 asks for the next."""
+    pages_served = {
+        "1": [{"id": i, "status": "completed"} for i in range(99)] + ["junk"],
+        "2": [{"id": "last", "status": "completed"}],
+    }
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"jobs": pages_served[request.query["page"]]})
+
+    client = await api.client({"jobs": handler})
+    assert len(await client.jobs()) == 100
+    assert len(api.seen) == 2
+    assert client.skipped["jobs"] == 1
+
+
 # --- privacy -------------------------------------------------------------------------
 
 
@@ -881,6 +1244,21 @@ def test_normalize_url_refuses(url: str) -> None:
         ("2026-11-30T00:51:28.912816", _at(51, 28, 912816)),
         ("2026-11-30T02:51:22+02:00", _at(51, 22)),
         ("2026-11-30T00:51:22Z", _at(51, 22)),
+        ("2000-01-01T00:00:00", datetime(2000, 1, 1)),
+        ("2099-12-31T23:59:59.999999", datetime(2099, 12, 31, 23, 59, 59, 999999)),
+        ("2000-01-01T00:30:00-01:00", datetime(2000, 1, 1, 1, 30)),
+        ("1999-12-31T23:59:59", None),
+        ("2100-01-01T00:00:00", None),
+        ("2000-01-01T00:30:00+01:00", None),
+        ("2099-12-31T23:30:00-01:00", None),
+        ("0001-01-01T00:00:00", None),
+        ("0001-01-01T00:00:00+05:00", None),
+        ("9999-12-31T23:59:59", None),
+        ("9999-12-31T23:59:59-05:00", None),
+        ("1970-01-01T00:00:00Z", None),
+        ("2026-11-30T00:51:22+24:00", None),
+        ("2026-13-01T00:00:00", None),
+        ("\udcff", None),
         ("yesterday", None),
         ("2026-11-30T00:51:22" + " " * 30, None),
         (1795999963, None),
@@ -888,7 +1266,7 @@ def test_normalize_url_refuses(url: str) -> None:
     ],
 )
 def test_parse_time_forms(value: object, expected: datetime | None) -> None:
-    """Naive ISO with `T` or a space; an offset becomes naive UTC; anything else is None."""
+    """Naive ISO with `T` or a space; an offset becomes naive UTC; outside 2000-2099 or anything else is None."""
     assert parse_time(value) == expected
 
 
