@@ -25,6 +25,7 @@ from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 from homeassistant.util.file import WriteError
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -79,6 +80,21 @@ def load_schema() -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components."""
+
+
+@pytest.fixture(autouse=True)
+def boot_clock_follows_frozen_time() -> Iterator[None]:
+    """The suspend-aware clock (CLOCK_BOOTTIME) follows the test's clock.
+
+    Under freezegun `time.monotonic()` moves with the frozen wall clock, so a
+    tick is real time passing (as a suspend is); tests that jump only the
+    wall clock replace `storage.wall_clock`.
+    """
+    with patch(
+        "custom_components.printernizer_stats.storage.boot_seconds",
+        lambda: time.monotonic(),
+    ):
+        yield
 
 
 @pytest.fixture
@@ -254,6 +270,17 @@ async def advance(
         for _ in range(3):
             async_fire_time_changed(hass)
             await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def next_minute(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Move to the next whole minute and let the entities show what changed.
+
+    Entity states change only on the whole minute (coordinator.py).
+    """
+    now = dt_util.utcnow()
+    freezer.move_to(now.replace(second=0, microsecond=0) + timedelta(minutes=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:

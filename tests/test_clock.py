@@ -159,17 +159,57 @@ def test_clock_restart_forward_gap_is_downtime() -> None:
     assert not clock.holding
 
 
-def test_clock_restart_behind_high_water_is_held() -> None:
-    """Across a restart a step behind the stored high water is held."""
+def test_clock_restart_behind_high_water_is_held_not_believed() -> None:
+    """Across a restart a stored mark ahead of the wall clock is held: the wall clock counts."""
     clock = TrustedClock(T0)
     wall = T0 - timedelta(days=2)
-    assert clock.now(wall) == T0
+    assert clock.now(wall) == wall
     assert clock.holding
+    assert clock.ceiling == T0
     for hours in range(1, 24):
-        assert clock.now(wall + hours * HOUR) == T0 + hours * HOUR
-    # It holds until confirmed; then the wall clock is believed.
+        assert clock.now(wall + hours * HOUR) == wall + hours * HOUR
+        assert clock.high_water == T0
+    # After CONFIRM_AFTER the wall clock is believed and the mark forgotten.
     assert clock.now(wall + CONFIRM_AFTER) == wall + CONFIRM_AFTER
     assert not clock.holding
+    assert clock.ceiling is None
+    assert clock.high_water == wall + CONFIRM_AFTER
+
+
+def test_clock_stored_future_mark_is_never_believed() -> None:
+    """A file claiming 2031 moves no time: events count on the wall clock's day."""
+    clock = TrustedClock.from_storage({"high_water": "2031-01-01T00:00:00+00:00"})
+    assert clock.now(T0) == T0
+    assert clock.now(T0 + HOUR) == T0 + HOUR
+    assert clock.holding
+    assert clock.as_storage() == {
+        "high_water": "2031-01-01T00:00:00+00:00",
+        "held_since": "2026-05-04T10:30:00+00:00",
+    }
+
+
+def test_clock_hold_behind_the_mark_survives_a_restart() -> None:
+    """The wait for a clock behind its mark counts from the first hold, across restarts."""
+    clock = TrustedClock(T0)
+    wall = T0 - timedelta(days=2)
+    clock.now(wall)
+    clock.now(wall + 20 * HOUR)
+    restarted = TrustedClock.from_storage(clock.as_storage())
+    assert restarted.now(wall + 21 * HOUR) == wall + 21 * HOUR
+    assert restarted.holding
+    assert restarted.now(wall + CONFIRM_AFTER) == wall + CONFIRM_AFTER
+    assert not restarted.holding
+    assert restarted.as_storage()["held_since"] is None
+
+
+def test_clock_restart_behind_then_caught_up() -> None:
+    """A wall clock that reaches the stored mark by itself ends the hold."""
+    clock = TrustedClock(T0)
+    clock.now(T0 - 2 * HOUR)
+    assert clock.holding
+    assert clock.now(T0 - TOLERANCE) == T0 - TOLERANCE
+    assert not clock.holding
+    assert clock.high_water == T0
 
 
 def test_clock_restart_within_tolerance_is_believed() -> None:
@@ -215,9 +255,12 @@ def test_clock_one_year_for_twelve_hours_then_corrected() -> None:
 
 def test_clock_as_storage_keeps_the_hour() -> None:
     """Only the hour of the newest trusted time is stored."""
-    assert TrustedClock().as_storage() == {"high_water": None}
+    assert TrustedClock().as_storage() == {"high_water": None, "held_since": None}
     clock = _running(datetime(2026, 5, 4, 10, 59, 59, 999, tzinfo=UTC))
-    assert clock.as_storage() == {"high_water": "2026-05-04T10:00:00+00:00"}
+    assert clock.as_storage() == {
+        "high_water": "2026-05-04T10:00:00+00:00",
+        "held_since": None,
+    }
     restored = TrustedClock.from_storage(clock.as_storage())
     assert restored.high_water == datetime(2026, 5, 4, 10, tzinfo=UTC)
     assert TrustedClock.from_storage({"high_water": None}).high_water is None
@@ -245,6 +288,12 @@ def test_clock_from_storage_converts_to_utc() -> None:
         {"high_water": "2026-05-04"},
         {"high_water": "0001-01-01T00:00:00+01:00"},
         {"high_water": "9999-12-31T23:00:00+00:00"},
+        {"high_water": "２０２６-05-04T10:00:00+00:00"},
+        {"high_water": "2026-05-04T10:00+00:00"},
+        {
+            "high_water": "2026-05-04T10:00:00+00:00",
+            "held_since": "2026-05-05T10:00:00+00:00",
+        },
     ],
 )
 def test_clock_from_storage_rejects_malformed(data: Any) -> None:
@@ -297,4 +346,81 @@ def test_clock_wrong_bursts_never_outrun_real_time(
             real += interval
         # The first correct reading ends the hold.
         assert read(timedelta(0)) == real
+        assert not clock.holding
+
+
+# --- a clock that counts suspended time (CLOCK_BOOTTIME) ------------------------
+
+
+def _booted(start: datetime = T0) -> tuple[TrustedClock, float]:
+    """A running clock that has seen one reading at `start`, boot clock at 1000 s."""
+    clock = TrustedClock()
+    assert clock.now(start, 1000.0) == start
+    return clock, 1000.0
+
+
+@pytest.mark.parametrize("asleep", [timedelta(hours=16), timedelta(days=3)])
+def test_clock_suspend_is_believed_at_once(asleep: timedelta) -> None:
+    """Wall and boot clock advancing together is real time, however long."""
+    clock, boot = _booted()
+    wall = T0 + asleep
+    assert clock.now(wall, boot + asleep.total_seconds()) == wall
+    assert not clock.holding
+    assert clock.high_water == wall
+
+
+@pytest.mark.parametrize(
+    "jump", [timedelta(minutes=6), timedelta(hours=3), -timedelta(hours=3)]
+)
+def test_clock_jump_with_boot_clock_is_held(jump: timedelta) -> None:
+    """The wall clock moving alone (more than TOLERANCE) is held; real time goes on."""
+    clock, boot = _booted()
+    assert clock.now(T0 + jump, boot) == T0
+    assert clock.holding
+    assert clock.now(T0 + jump + HOUR, boot + 3600) == T0 + HOUR
+    # The wall clock comes back: nothing happened.
+    assert clock.now(T0 + 2 * HOUR, boot + 7200) == T0 + 2 * HOUR
+    assert not clock.holding
+
+
+def test_clock_jump_during_suspend_counts_only_the_jump() -> None:
+    """A 16 h suspend plus a 2 h wall-clock error: 16 h are believed, 2 h held."""
+    clock, boot = _booted()
+    asleep = 16 * 3600.0
+    assert clock.now(T0 + timedelta(hours=18), boot + asleep) == T0 + timedelta(hours=16)
+    assert clock.holding
+
+
+def test_clock_small_drift_with_boot_clock_is_believed() -> None:
+    """NTP's small steps (within TOLERANCE) pass through."""
+    clock, boot = _booted()
+    wall = T0 + HOUR + timedelta(minutes=4)
+    assert clock.now(wall, boot + 3600) == wall
+    assert not clock.holding
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.timedeltas(timedelta(minutes=1), timedelta(hours=8)),
+            st.timedeltas(timedelta(0), timedelta(days=2)),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_clock_awake_and_asleep_is_always_real_time(
+    days: list[tuple[timedelta, timedelta]],
+) -> None:
+    """Any mix of awake time and suspends: trusted time is exactly real time."""
+    clock, boot = _booted()
+    real = T0
+    for awake, asleep in days:
+        real += awake
+        boot += awake.total_seconds()
+        assert clock.now(real, boot) == real
+        real += asleep
+        boot += asleep.total_seconds()
+        assert clock.now(real, boot) == real
         assert not clock.holding
