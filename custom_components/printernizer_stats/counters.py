@@ -16,18 +16,28 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 import re
 from types import MappingProxyType
 from typing import Any, Final
 
+from . import stored
 from .privacy import CAPPED_KEYS, CleanEvent, Rejection, RejectReason, clean_value
+from .stored import Reading
 from .vocabulary import EVENT_TYPES, OTHER
 
 KEY_SEPARATOR: Final = "/"
 VALUE_SEPARATOR: Final = "="
-# Hours Printernizer was seen up on a day; not an event type (they have no "@").
-UPTIME_COLUMN: Final = "@uptime_hours"
+# Minutes Printernizer was up on a day; not an event type (they have no "@").
+UPTIME_COLUMN: Final = "@uptime_minutes"
+# Before 0.3 whole hours were kept; read as 60 minutes each.
+_OLD_UPTIME_COLUMN: Final = "@uptime_hours"
+MINUTES_PER_DAY: Final = 24 * 60
+# Bounds on what is read back from the file, far above real use.
+MAX_COLUMNS: Final = 10_000
+MAX_ROWS: Final = 1_000
+MAX_ROW_CHARS: Final = 200_000
+_SECTION: Final = "counters"
 # Values of a capped key (release numbers) kept across the retention window;
 # later ones count as "other".
 MAX_CAPPED_VALUES: Final = 40
@@ -35,8 +45,7 @@ MAX_CAPPED_VALUES: Final = 40
 INTERNAL_ERROR: Final = "internal_error"
 REJECT_REASONS: Final = frozenset({*map(str, RejectReason), INTERNAL_ERROR})
 
-_DAY_RE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
-_WEEK_RE: Final = re.compile(r"\d{4}-W\d{2}")
+_WEEK_RE: Final = re.compile(r"[0-9]{4}-W[0-9]{2}")
 _EVENT_TYPES: Final = frozenset(EVENT_TYPES)
 
 
@@ -44,6 +53,14 @@ def week_key(day: date) -> str:
     """The ISO week a (local) day belongs to, e.g. "2026-W48"."""
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def _week(value: object) -> str:
+    """A stored ISO week name ("2026-W48", ASCII) that names a real week."""
+    if not isinstance(value, str) or not _WEEK_RE.fullmatch(value):
+        raise ValueError("not an ISO week")
+    date.fromisocalendar(int(value[:4]), int(value[6:]), 1)
+    return value
 
 
 def _value_column(event_type: str, key: str, value: str) -> str:
@@ -64,7 +81,7 @@ def _clean_column(name: object) -> str | None:
     """A stored counter name re-checked against the allowlist, or None to drop it."""
     if not isinstance(name, str):
         return None
-    if name == UPTIME_COLUMN or name in _EVENT_TYPES:
+    if name in (UPTIME_COLUMN, _OLD_UPTIME_COLUMN) or name in _EVENT_TYPES:
         return name
     event_type, key, value = _split(name)
     if key is None or value is None or event_type not in _EVENT_TYPES:
@@ -78,18 +95,25 @@ def _clean_column(name: object) -> str | None:
     return _value_column(event_type, key, cleaned)
 
 
-def _row(value: object) -> list[object] | None:
-    """A stored day row: "3,0,12" (or a list, as version 2 wrote it), else None."""
+def _row(value: object) -> list[int | None] | None:
+    """A stored day row: "3,0,12" (or a list, as version 2 wrote it), else None.
+
+    A value that is not a count of at most 15 digits is None: that value is
+    dropped, not the row.
+    """
     if isinstance(value, list):
-        return value
-    if not isinstance(value, str) or len(value) > 100_000:
+        return [
+            v if type(v) is int and 0 <= v <= stored.MAX_COUNT else None
+            for v in value[:MAX_COLUMNS]
+        ]
+    if not isinstance(value, str) or len(value) > MAX_ROW_CHARS:
         return None
     if not value:
         return []
-    parts = value.split(",")
-    if not all(part.isascii() and part.isdigit() and len(part) <= 15 for part in parts):
-        return None
-    return [int(part) for part in parts]
+    return [
+        int(part) if part.isascii() and part.isdigit() and len(part) <= 15 else None
+        for part in value.split(",")
+    ]
 
 
 def _is_count(value: object) -> bool:
@@ -103,7 +127,7 @@ class Tally:
 
     events: Mapping[str, int] = field(default_factory=dict)
     values: Mapping[tuple[str, str], Mapping[str, int]] = field(default_factory=dict)
-    uptime_hours: int = 0
+    uptime_minutes: int = 0
 
     def count(self, event_type: str) -> int:
         """Events of one type."""
@@ -155,13 +179,15 @@ class UsageCounters:
             value = self._capped_value(key, raw) if key in CAPPED_KEYS else raw
             counts[f"{event_type}{KEY_SEPARATOR}{key}{VALUE_SEPARATOR}{value}"] += 1
 
-    def add_uptime(self, day: str, hours: int) -> None:
-        """Add whole hours Printernizer was seen running on a UTC day."""
-        if hours > 0:
+    def add_uptime(self, day: str, minutes: int) -> None:
+        """Add minutes Printernizer was up on a UTC day (never more than the day has)."""
+        if minutes > 0:
             counts = self._days.get(day)
             if counts is None:
                 counts = self._days[day] = defaultdict(int)
-            counts[UPTIME_COLUMN] += hours
+            counts[UPTIME_COLUMN] = min(
+                counts[UPTIME_COLUMN] + minutes, MINUTES_PER_DAY
+            )
 
     def _new_week(self, week: str) -> dict[str, int]:
         """Start a week's counts, keeping only this one and the one before."""
@@ -296,64 +322,93 @@ class UsageCounters:
         }
 
     @classmethod
-    def from_storage(cls, data: object) -> UsageCounters:
-        """Rebuild from as_storage(); raise ValueError on anything malformed.
+    def from_storage(cls, data: object, reading: Reading) -> UsageCounters:
+        """Rebuild from as_storage(), dropping each damaged unit alone (noted in `reading`).
 
         Every counter name is checked against today's allowlist: a name it
         no longer allows is dropped, one it now spells differently (e.g.
         `raspberry_pi` → `pi`, an unlisted error kind → `other`) is merged.
+        A bad day key, row or value drops that row or value, not the section;
+        rows for days after tomorrow are dropped (older ones are pruned by
+        retention). Raises ValueError only when the section is not an object.
         """
         if not isinstance(data, Mapping):
             raise ValueError("counters are not an object")  # noqa: TRY004
-        columns = data.get("columns", [])
-        rows = data.get("days", {})
-        rejected = data.get("rejected", {})
-        totals = data.get("totals", {})
-        weeks = data.get("weeks", {})
-        if not (
-            isinstance(columns, list)
-            and isinstance(rows, dict)
-            and isinstance(rejected, dict)
-            and isinstance(totals, dict)
-            and isinstance(weeks, dict)
-        ):
-            raise ValueError("counters have the wrong shape")  # noqa: TRY004
-        names = [_clean_column(name) for name in columns]
         counters = cls()
-        for day, stored_row in rows.items():
-            row = _row(stored_row)
-            if not (
-                isinstance(day, str) and _DAY_RE.fullmatch(day) and row is not None
-            ):
-                raise ValueError("a day row has the wrong shape")
-            if len(row) > len(names):
-                raise ValueError("a day row is longer than the columns")
+        columns = reading.keep(
+            _SECTION, "counter names", stored.list_of, data.get("columns")
+        )
+        names: list[str | None] = []
+        for name in (columns or [])[:MAX_COLUMNS]:
+            cleaned = _clean_column(name)
+            if cleaned is None:
+                reading.damage.drop(_SECTION, "counter name")
+            names.append(cleaned)
+        reading.damage.drop(_SECTION, "counter name", len(columns or []) - MAX_COLUMNS)
+        rows = (
+            reading.keep(_SECTION, "day rows", stored.mapping, data.get("days")) or {}
+        )
+        latest = reading.latest_day
+        for index, (key, stored_row) in enumerate(rows.items()):
+            day = reading.keep(_SECTION, "day row", stored.day, key)
+            row = _row(stored_row) if index < MAX_ROWS else None
+            if day is None or row is None or day > latest:
+                if day is not None:
+                    reading.damage.drop(_SECTION, "day row")
+                continue
             counts: defaultdict[str, int] = defaultdict(int)
-            for name, count in zip(names, row, strict=False):
-                if not isinstance(count, int) or not _is_count(count):
-                    raise ValueError("a counter is not a non-negative integer")
-                if count and name is not None:
-                    counts[name] += count
-            counters._days[day] = counts
-        for reason, count in rejected.items():
-            if reason in REJECT_REASONS and _is_count(count):
-                counters.rejected[reason] = count
-        for event_type, count in totals.items():
-            if event_type in _EVENT_TYPES and _is_count(count):
-                counters.totals[event_type] = count
-        if not all(isinstance(week, str) for week in weeks):
-            raise ValueError("a week is not named by a string")
-        for week, counts in sorted(weeks.items())[-2:]:
-            if not (
-                isinstance(week, str)
-                and _WEEK_RE.fullmatch(week)
-                and isinstance(counts, dict)
-            ):
-                raise ValueError("a week's counts are malformed")
-            counters.weeks[week] = defaultdict(
-                int,
-                {k: v for k, v in counts.items() if k in _EVENT_TYPES and _is_count(v)},
-            )
+            for position, count in enumerate(row):
+                name = names[position] if position < len(names) else None
+                if count is None or (position >= len(names) and count):
+                    reading.damage.drop(_SECTION, "counter value")
+                elif count and name is not None:
+                    counts[name] = min(counts[name] + count, stored.MAX_COUNT)
+            if (hours := counts.pop(_OLD_UPTIME_COLUMN, 0)) > 0:
+                counts[UPTIME_COLUMN] += hours * 60
+            if counts.get(UPTIME_COLUMN, 0) > MINUTES_PER_DAY:
+                reading.damage.drop(_SECTION, "counter value")
+                del counts[UPTIME_COLUMN]
+            counters._days[day.isoformat()] = counts
+        for target, unit, words, value in (
+            (
+                counters.rejected,
+                "rejection count",
+                REJECT_REASONS,
+                data.get("rejected"),
+            ),
+            (counters.totals, "total", _EVENT_TYPES, data.get("totals")),
+        ):
+            for key, count in (
+                reading.keep(_SECTION, unit, stored.mapping, value) or {}
+            ).items():
+                if key not in words:
+                    reading.damage.drop(_SECTION, unit)
+                elif (
+                    found := reading.keep(_SECTION, unit, stored.count, count)
+                ) is not None:
+                    target[key] = found
+        weeks = reading.keep(_SECTION, "week", stored.mapping, data.get("weeks")) or {}
+        latest_week = week_key(latest + timedelta(days=1))
+        valid: list[tuple[str, object]] = []
+        for week, week_counts in weeks.items():
+            if reading.keep(_SECTION, "week", _week, week) is None:
+                continue
+            if week > latest_week:
+                reading.damage.drop(_SECTION, "week")
+                continue
+            valid.append((week, week_counts))
+        for week, week_counts in sorted(valid, key=lambda item: item[0])[-2:]:
+            kept: defaultdict[str, int] = defaultdict(int)
+            for event_type, count in (
+                reading.keep(_SECTION, "week", stored.mapping, week_counts) or {}
+            ).items():
+                if event_type not in _EVENT_TYPES:
+                    reading.damage.drop(_SECTION, "week count")
+                elif (
+                    found := reading.keep(_SECTION, "week count", stored.count, count)
+                ) is not None:
+                    kept[event_type] = found
+            counters.weeks[week] = kept
         counters._rebuild_capped()
         return counters
 
@@ -364,7 +419,7 @@ class UsageCounters:
             types: dict[str, Any] = {}
             for name, count in sorted(self._days[day].items()):
                 if name == UPTIME_COLUMN:
-                    types["printernizer_uptime_hours"] = count
+                    types["printernizer_uptime_minutes"] = count
                     continue
                 event_type, key, value = _split(name)
                 entry = types.setdefault(event_type, {"count": 0, "metadata": {}})

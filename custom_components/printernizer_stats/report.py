@@ -7,6 +7,9 @@ boundary written as an RFC 3339 date-time with offset, which is what the
 service's `datetime` fields accept (a bare date is refused with 422).
 `check_report` mirrors the schema so a report that would not fit is never
 sent; the tests prove the builder and the mirror agree with the schema.
+`verify_report` adds our own rules (every word from our lists, exact keys,
+day boundaries, consistent sums): a report read back from the storage file
+passes exactly the same check as a freshly built one.
 
 About 320 lines: half of it mirrors the service's request model, so a
 report that would not fit is never sent.
@@ -207,12 +210,14 @@ def build_report(
             "job_count": _count(tally.count("job_completed")),
             "file_count": _count(tally.count("file_downloaded")),
             "upload_count": _count(tally.count("file_uploaded")),
-            "uptime_hours": max(0, min(tally.uptime_hours, period.duration_days * 24)),
+            "uptime_hours": max(
+                0, min(tally.uptime_minutes // 60, period.duration_days * 24)
+            ),
             "feature_usage": _feature_usage(tally),
         },
         "error_summary": _error_summary(tally.by_value("error_occurred", "error_type")),
     }
-    check_report(report)
+    verify_report(report)
     return report
 
 
@@ -321,3 +326,138 @@ def check_report(report: Mapping[str, Any]) -> None:
     _map(top.get("error_summary", {}), "error_summary", int)
     if len(serialize_report(report)) >= MAX_REPORT_BYTES:
         raise _fail("report", "larger than the size limit")
+
+
+# --- our own rules: what a report built by this module looks like -------------
+
+_MIDNIGHT_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T00:00:00\+00:00")
+_UUID4_RE: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+_KEYS: Final[Mapping[str, frozenset[str]]] = {
+    "report": frozenset(
+        {
+            "schema_version",
+            "submission_timestamp",
+            "installation",
+            "period",
+            "printer_fleet",
+            "usage_stats",
+            "error_summary",
+        }
+    ),
+    "installation": frozenset(
+        {
+            "installation_id",
+            "first_seen",
+            "app_version",
+            "platform",
+            "deployment_mode",
+            "country_code",
+        }
+    ),
+    "period": frozenset({"start", "end", "duration_days"}),
+    "printer_fleet": frozenset(
+        {"printer_count", "printer_types", "printer_type_counts"}
+    ),
+    "usage_stats": frozenset(
+        {"job_count", "file_count", "upload_count", "uptime_hours", "feature_usage"}
+    ),
+}
+
+
+def _exact(value: object, where: str) -> Mapping[str, Any]:
+    """An object with exactly the keys the builder writes."""
+    if not isinstance(value, Mapping) or set(value) != _KEYS[where]:
+        raise _fail(where, "not the keys this integration writes")
+    return value
+
+
+def _day_boundary(value: object, where: str) -> date:
+    """A UTC midnight as `midnight` writes it."""
+    if not isinstance(value, str) or not _MIDNIGHT_RE.fullmatch(value):
+        raise _fail(where, "not a UTC day boundary")
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise _fail(where, "not a calendar day") from None
+
+
+def _bounded(value: object, where: str, low: int = 0) -> int:
+    """A count in [low, MAX_COUNT]."""
+    if type(value) is not int or not low <= value <= MAX_COUNT:
+        raise _fail(where, "not a count in range")
+    return value
+
+
+def _words(
+    value: object, where: str, words: frozenset[str], *, ordered: bool = True
+) -> Mapping[str, Any]:
+    """An object whose keys are list words (in sorted order, unless told otherwise)."""
+    if not isinstance(value, Mapping) or not set(value) <= words:
+        raise _fail(where, "holds a word that is not on its list")
+    if ordered and list(value) != sorted(value):
+        raise _fail(where, "not in the builder's order")
+    return value
+
+
+def verify_report(report: Mapping[str, Any]) -> None:
+    """Raise ContractError unless the report is one this module could have built.
+
+    Run on every built report and on every report read back from storage, so
+    a hand-edited pending report (names, addresses, free text) is never shown
+    or sent: every word must come from our lists, every time must be a day
+    boundary, and the sums must agree.
+    """
+    top = _exact(report, "report")
+    if top["schema_version"] != SCHEMA_VERSION:
+        raise _fail("schema_version", "not this integration's schema")
+    _day_boundary(top["submission_timestamp"], "submission_timestamp")
+    installation = _exact(top["installation"], "installation")
+    installation_id = installation["installation_id"]
+    if not isinstance(installation_id, str) or not _UUID4_RE.fullmatch(installation_id):
+        raise _fail("installation.installation_id", "not a random UUID4")
+    _day_boundary(installation["first_seen"], "installation.first_seen")
+    app_version = installation["app_version"]
+    if app_version != UNKNOWN and release(app_version) != app_version:
+        raise _fail("installation.app_version", "not a release number")
+    for key, words in (
+        ("platform", PLATFORMS),
+        ("deployment_mode", DEPLOYMENT_MODES),
+        ("country_code", (*COUNTRY_CODES, UNKNOWN_COUNTRY)),
+    ):
+        if installation[key] not in words:
+            raise _fail(f"installation.{key}", "not on its list")
+    period = _exact(top["period"], "period")
+    start = _day_boundary(period["start"], "period.start")
+    end = _day_boundary(period["end"], "period.end")
+    days = _bounded(period["duration_days"], "period.duration_days", 1)
+    if (end - start).days != days:
+        raise _fail("period.duration_days", "not the days between start and end")
+    fleet = _exact(top["printer_fleet"], "printer_fleet")
+    counts = _words(
+        fleet["printer_type_counts"],
+        "printer_fleet.printer_type_counts",
+        frozenset(PRINTER_TYPES),
+    )
+    total = sum(
+        _bounded(n, "printer_fleet.printer_type_counts", 1) for n in counts.values()
+    )
+    if fleet["printer_types"] != list(counts) or fleet["printer_count"] != _count(
+        total
+    ):
+        raise _fail("printer_fleet", "types and counts disagree")
+    usage = _exact(top["usage_stats"], "usage_stats")
+    for key in ("job_count", "file_count", "upload_count"):
+        _bounded(usage[key], f"usage_stats.{key}")
+    if _bounded(usage["uptime_hours"], "usage_stats.uptime_hours") > days * 24:
+        raise _fail("usage_stats.uptime_hours", "longer than the period")
+    _words(usage["feature_usage"], "usage_stats.feature_usage", frozenset(FEATURES))
+    errors = _words(
+        top["error_summary"], "error_summary", _ERROR_TYPES | {OTHER}, ordered=False
+    )
+    for count in errors.values():
+        _bounded(count, "error_summary", 1)
+    if dict(errors) != _error_summary(errors):
+        raise _fail("error_summary", "not ranked and capped as the builder does")
+    check_report(report)

@@ -1,9 +1,12 @@
 """The integration's one storage file, in Home Assistant's .storage folder.
 
 Five sections, each owned and checked by its module: counters, tracker
-marks, Printernizer facts, delivery state, clock. A malformed section is
-reset on its own (the others are kept) and a repair says which; an
-unreadable file is set aside and counting starts clean. Home Assistant's
+marks, Printernizer facts, delivery state, clock. The file is input like any
+other (it can be edited, damaged, or written by an older version): every
+section is read back with the rules fresh input meets, the smallest damaged
+unit is dropped on its own (a value, a row, a pending report; a whole
+section only when it is not even an object) and a repair names what went.
+An unreadable file is set aside and counting starts clean. Home Assistant's
 start-up never fails because of this file.
 
 Writes are atomic (a torn file cannot happen), owner-readable only, and
@@ -30,15 +33,19 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .clock import TrustedClock
+from .clock import TrustedClock, boot_seconds
 from .const import DOMAIN, ISSUE_STORAGE, LOGGER, SAVE_DELAY
 from .counters import UsageCounters
 from .delivery import DeliveryState
 from .printernizer import PrinternizerFacts
+from .stored import Damage, Reading
 from .tracker import TransitionTracker
 
 STORAGE_KEY: Final = DOMAIN
 STORAGE_VERSION: Final = 3
+# 2: recipients with their service, uptime in minutes, Printernizer's start,
+# kept reports with their bytes (older layouts are read as they are).
+STORAGE_MINOR_VERSION: Final = 2
 
 
 @dataclass(slots=True)
@@ -62,29 +69,50 @@ class StoredData:
         }
 
 
-_SECTIONS: Final[dict[str, Callable[[object], Any]]] = {
-    "counters": UsageCounters.from_storage,
-    "tracker": TransitionTracker.from_storage,
-    "facts": PrinternizerFacts.from_storage,
-    "delivery": DeliveryState.from_storage,
-    "clock": TrustedClock.from_storage,
-}
+_ERRORS: Final = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+SECTIONS: Final = ("counters", "tracker", "facts", "delivery", "clock")
 
 
-def parse(raw: object) -> tuple[StoredData, list[str]]:
-    """Read every section on its own; return the data and the sections that were reset."""
+def parse(
+    raw: object,
+    wall: datetime,
+    boot: float | None = None,
+    *,
+    endpoint: str | None = None,
+) -> tuple[StoredData, Damage]:
+    """Read the file back as input; return the data and what was dropped.
+
+    The clock comes first: its first reading gives the trusted now that
+    bounds every time in the other sections. `endpoint` is where installation
+    ids stored without their service were sent (see delivery.py).
+    """
     data = StoredData()
+    damage = Damage()
     if not isinstance(raw, dict):
-        return data, list(_SECTIONS)
-    reset: list[str] = []
-    for name, parser in _SECTIONS.items():
-        if (section := raw.get(name)) is None:
-            continue
+        for name in SECTIONS:
+            damage.drop(name, "whole section")
+        data.clock.now(wall, boot)
+        return data, damage
+
+    def section(name: str, read: Callable[[object], Any]) -> None:
+        if (value := raw.get(name)) is None:
+            return
         try:
-            setattr(data, name, parser(section))
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            reset.append(name)
-    return data, reset
+            setattr(data, name, read(value))
+        except _ERRORS:
+            damage.drop(name, "whole section")
+
+    section("clock", TrustedClock.from_storage)
+    reading = Reading(data.clock.now(wall, boot), damage=damage)
+    reading.ceiling = data.clock.ceiling
+    section("counters", lambda value: UsageCounters.from_storage(value, reading))
+    section("tracker", lambda value: TransitionTracker.from_storage(value, reading))
+    section("facts", PrinternizerFacts.from_storage)
+    section(
+        "delivery",
+        lambda value: DeliveryState.from_storage(value, reading, endpoint=endpoint),
+    )
+    return data, damage
 
 
 # What a malformed part of an older file becomes: a value every section's
@@ -250,9 +278,11 @@ class _Store(Store[dict[str, Any]]):
     async def _async_migrate_func(
         self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
     ) -> dict[str, Any]:
-        """Bring an older file up to STORAGE_VERSION."""
+        """Bring an older file up to STORAGE_VERSION (minor versions are read as they are)."""
         if old_major_version in (1, 2):
             return migrate(old_major_version, old_data)
+        if old_major_version == STORAGE_VERSION:
+            return old_data
         raise NotImplementedError(f"Unknown storage version {old_major_version}")
 
     async def _async_write_data(self, *args: Any) -> None:
@@ -272,12 +302,18 @@ class PrinternizerStatsStorage:
         """Prepare the Store (owner-only file, atomic writes)."""
         self._hass = hass
         self._store = _Store(
-            hass, STORAGE_VERSION, STORAGE_KEY, private=True, atomic_writes=True
+            hass,
+            STORAGE_VERSION,
+            STORAGE_KEY,
+            private=True,
+            atomic_writes=True,
+            minor_version=STORAGE_MINOR_VERSION,
         )
         self._save_scheduled = False
         self.data = StoredData()
-        # Where wall-clock readings come from (replaced by the clock-jump tests).
+        # Where clock readings come from (replaced by the clock tests).
         self.wall_clock: Callable[[], datetime] = dt_util.utcnow
+        self.boot_clock: Callable[[], float | None] = boot_seconds
 
     @property
     def path(self) -> str:
@@ -286,15 +322,19 @@ class PrinternizerStatsStorage:
 
     def now(self) -> datetime:
         """Trusted UTC time: the wall clock, with jumps held back (clock.py)."""
-        return self.data.clock.now(self.wall_clock())
+        return self.data.clock.now(self.wall_clock(), self.boot_clock())
 
     @property
     def healthy(self) -> bool:
         """The last write reached the disk."""
         return not self._store.write_failed
 
-    async def async_load(self) -> None:
-        """Load the file; set aside an unreadable one, reset malformed sections."""
+    async def async_load(self, *, endpoint: str | None = None) -> None:
+        """Load the file; set aside an unreadable one, drop damaged parts.
+
+        `endpoint` is the statistics endpoint in use (for ids stored without
+        their service by an older version).
+        """
         existed = await self._hass.async_add_executor_job(os.path.exists, self.path)
         try:
             raw = await self._store.async_load()
@@ -315,22 +355,25 @@ class PrinternizerStatsStorage:
                 type(err).__name__,
                 aside,
             )
-            self._recovered(["file"], aside)
+            self._recovered(["the whole file"], aside)
             return
         if raw is None:
             if existed and not await self._hass.async_add_executor_job(
                 os.path.exists, self.path
             ):
                 # Home Assistant already set the undecodable file aside.
-                self._recovered(["file"], f"{self.path}.corrupt.*")
+                self._recovered(["the whole file"], f"{self.path}.corrupt.*")
             return
-        self.data, reset = parse(raw)
-        if reset:
+        self.data, damage = parse(
+            raw, self.wall_clock(), self.boot_clock(), endpoint=endpoint
+        )
+        if damage:
             LOGGER.warning(
-                "Parts of the statistics file were damaged and start again empty: %s",
-                ", ".join(reset),
+                "Parts of the statistics file were damaged and were dropped (%s); "
+                "everything else was kept",
+                "; ".join(damage.summary()),
             )
-            self._recovered(reset, self.path)
+            self._recovered(damage.summary(), self.path)
 
     def _move_aside(self) -> str:
         """Rename the bad file so it is kept for inspection (runs in the executor)."""
@@ -341,8 +384,8 @@ class PrinternizerStatsStorage:
             return "(could not be moved)"
         return aside
 
-    def _recovered(self, sections: list[str], path: str) -> None:
-        """Tell the user what started again from zero, and write the clean state."""
+    def _recovered(self, parts: list[str], path: str) -> None:
+        """Tell the user what was dropped, and write the clean state."""
         ir.async_create_issue(
             self._hass,
             DOMAIN,
@@ -351,7 +394,7 @@ class PrinternizerStatsStorage:
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
             translation_key=ISSUE_STORAGE,
-            translation_placeholders={"sections": ", ".join(sections), "path": path},
+            translation_placeholders={"parts": "; ".join(parts), "path": path},
         )
         self.mark_dirty()
 
