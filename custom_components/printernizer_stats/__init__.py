@@ -10,7 +10,13 @@ from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.loader import async_get_integration
 
-from .const import CONF_URL, DOMAIN, EVENT_PRINTERNIZER_STATS
+from .const import (
+    CONF_ENDPOINT,
+    CONF_URL,
+    DOMAIN,
+    EVENT_PRINTERNIZER_STATS,
+    default_endpoint,
+)
 from .coordinator import (
     PrinternizerStatsConfigEntry,
     PrinternizerStatsCoordinator,
@@ -42,21 +48,21 @@ async def async_setup_entry(
     damaged: recording from the bus and the action must never depend on it.
     """
     storage = PrinternizerStatsStorage(hass)
-    await storage.async_load()
+    await storage.async_load(
+        endpoint=entry.options.get(CONF_ENDPOINT) or default_endpoint()
+    )
     client = PrinternizerClient(async_get_clientsession(hass), entry.data[CONF_URL])
     mode = deployment_mode(hass, client.base_url)
     integration = await async_get_integration(hass, DOMAIN)
-    # The closures look the coordinator up when they run (after set-up).
     submission = SubmissionManager(
         hass,
         entry,
         storage,
         version=str(integration.version or "0"),
         deployment_mode=mode,
-        on_change=lambda: coordinator.async_publish(),
     )
     await submission.async_setup()
-    intake = EventIntake(hass, storage, on_change=lambda: coordinator.async_publish())
+    intake = EventIntake(hass, storage)
     coordinator = PrinternizerStatsCoordinator(
         hass,
         entry,

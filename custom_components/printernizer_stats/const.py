@@ -12,11 +12,13 @@ LOGGER = logging.getLogger(__package__)
 
 # Config entry data.
 CONF_URL: Final = "url"
-# The end of the last accepted period and every installation id the service
-# may hold: kept in the entry as well, so losing the statistics file neither
-# resends reported days nor forgets an erasure.
+# The end of the last accepted period and every installation id a service
+# may hold (with that service): kept in the entry as well, so losing the
+# statistics file neither resends reported days nor forgets an erasure. The
+# key used at each such service stays here too, never in the statistics file.
 DATA_REPORTED_UNTIL: Final = "reported_until"
 DATA_SERVICE_IDS: Final = "service_ids"
+DATA_SERVICE_KEYS: Final = "service_keys"
 # Config entry options (consent: see consent.py; submission settings).
 CONF_ENDPOINT: Final = "endpoint"
 CONF_API_KEY: Final = "api_key"
@@ -37,8 +39,6 @@ SCAN_INTERVAL: Final = timedelta(seconds=60)
 # system/info and usage-stats/status are read this rarely (rate budget).
 SLOW_POLL_INTERVAL: Final = timedelta(minutes=10)
 SAVE_DELAY: Final = 30
-# Entities show a burst of events at most this often.
-PUBLISH_DELAY: Final = 1.0
 
 # Bus event through which Printernizer, automations and scripts push events.
 EVENT_PRINTERNIZER_STATS: Final = "printernizer_stats_event"
@@ -51,12 +51,14 @@ SERVICE_EXPORT: Final = "export"
 SERVICE_DELETE_ALL: Final = "delete_all"
 SERVICE_SUBMIT_NOW: Final = "submit_now"
 SERVICE_PREVIEW: Final = "preview"
+SERVICE_SENT_REPORTS: Final = "sent_reports"
 
 ISSUE_RECONSENT: Final = "reconsent_required"
 ISSUE_REJECTED: Final = "report_rejected"
 ISSUE_ERASURE: Final = "erasure_failing"
 ISSUE_STORAGE: Final = "storage_recovered"
 ISSUE_RECORDER: Final = "events_recorded"
+ISSUE_PRINTERNIZER_BUSY: Final = "printernizer_busy"
 
 
 def default_endpoint() -> str:

@@ -1,4 +1,19 @@
-"""Polls Printernizer, turns what changed into events, and publishes one snapshot for the entities."""
+"""Polls Printernizer, turns what changed into events, and publishes one snapshot for the entities.
+
+Entity states change only on the whole minute: Home Assistant's recorder
+keeps every state change with its time, so a state written when an event
+arrives would keep the event's exact time. A timer on each whole minute
+compares a fresh snapshot with the one shown and writes the states once if
+anything changed (counts appear within a minute).
+
+A Printernizer that misses a poll or two (a restart takes seconds) is not an
+outage: its values stay as they were and only the debug log mentions it.
+After FAILURES_BEFORE_UNAVAILABLE polls in a row, the values read from it
+become unavailable (one log line), and one line says when it is back. A
+Printernizer too busy for us (HTTP 429: its per-address budget is shared with
+every other client on this host) for STARVED_POLLS_BEFORE_REPAIR polls in a
+row raises a repair that clears itself once reads succeed.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +26,27 @@ from typing import TYPE_CHECKING, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.hassio import is_hassio
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from yarl import URL
 
-from .const import DOMAIN, LOGGER, SCAN_INTERVAL, SLOW_POLL_INTERVAL
+from .const import (
+    DOMAIN,
+    ISSUE_PRINTERNIZER_BUSY,
+    LOGGER,
+    SCAN_INTERVAL,
+    SLOW_POLL_INTERVAL,
+)
 from .counters import week_key
 from .delivery import DeliveryView
 from .errors import CannotConnectError, InvalidResponseError, RateLimitedError
 from .intake import EventIntake
 from .printernizer import PrinternizerClient, PrinternizerFacts
 from .storage import PrinternizerStatsStorage
-from .tracker import RawEvent
+from .tracker import RawEvent, UptimeCredit
 from .vocabulary import UNKNOWN
 
 if TYPE_CHECKING:
@@ -33,9 +55,12 @@ if TYPE_CHECKING:
 # Home Assistant add-ons are reached by host names such as
 # "a0d7b954-printernizer" or "local-printernizer".
 _ADDON_HOST_RE: Final = re.compile(r"(?:[0-9a-f]{8}|local)-[a-z0-9-]+")
-_LISTINGS: Final = ("printers", "jobs", "files")
+# Read every poll: the listings, and the uptime (a restart is seen within a poll).
+_LISTINGS: Final = ("printers", "jobs", "files", "system/info")
 # Read only every SLOW_POLL_INTERVAL (rate budget).
-_SLOW_READS: Final = ("system/info", "usage-stats/status")
+_SLOW_READS: Final = ("usage-stats/status",)
+FAILURES_BEFORE_UNAVAILABLE: Final = 3
+STARVED_POLLS_BEFORE_REPAIR: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +73,8 @@ class StatsSnapshot:
     # None until Printernizer answered once (since the statistics began).
     fleet: Mapping[str, int] | None
     printernizer_shares: bool | None
+    # Printernizer's release, for the device (None until known).
+    printernizer_version: str | None
     delivery: DeliveryView
 
 
@@ -86,7 +113,7 @@ def deployment_mode(hass: HomeAssistant, url: str) -> str:
 
 
 class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
-    """Reads Printernizer every minute within its rate limit; publishes snapshots."""
+    """Reads Printernizer every minute within its rate limit; publishes snapshots on the minute."""
 
     config_entry: PrinternizerStatsConfigEntry
 
@@ -115,9 +142,13 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
         self._slow_due = dict.fromkeys(_SLOW_READS, 0.0)
         # After a 429, the next poll starts with the read that was refused.
         self._first_read: str = _LISTINGS[0]
-        self._unsub_week: CALLBACK_TYPE | None = None
+        self.failures = 0
+        self.starved = 0
         self.data = self.snapshot()
-        self._schedule_week_rollover()
+        self._shown: tuple[StatsSnapshot, bool] = (self.data, True)
+        self._unsub_minute: CALLBACK_TYPE | None = async_track_utc_time_change(
+            hass, self._async_minute, second=0
+        )
 
     # --- snapshot ------------------------------------------------------------------
 
@@ -134,55 +165,61 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
             totals=dict(data.counters.totals),
             fleet=None if facts.fleet is None else dict(facts.fleet),
             printernizer_shares=facts.shares_statistics,
+            printernizer_version=None
+            if facts.app_version == UNKNOWN
+            else facts.app_version,
             delivery=self._delivery_view(),
         )
 
     @callback
-    def async_publish(self) -> None:
-        """Hand the entities a fresh snapshot (after events, submissions, a new week)."""
-        self.data = self.snapshot()
-        self.async_update_listeners()
+    def async_update_listeners(self) -> None:
+        """Home Assistant asks after every poll: the whole-minute timer shows changes instead."""
 
     @callback
-    def _schedule_week_rollover(self) -> None:
-        """One timer for all weekly sensors: publish again when the local week starts."""
-        if self._unsub_week is not None:
-            self._unsub_week()
-        start = self.data.week_start + timedelta(days=7)
-        self._unsub_week = async_track_point_in_utc_time(
-            self.hass, self._async_new_week, dt_util.as_utc(start)
-        )
-
-    @callback
-    def _async_new_week(self, now: datetime) -> None:
-        """The weekly counters start again from zero."""
-        self._unsub_week = None
-        self.async_publish()
-        self._schedule_week_rollover()
+    def _async_minute(self, now: datetime) -> None:
+        """On the whole minute: write the states once if anything changed since the last."""
+        snapshot = self.snapshot()
+        shown = (snapshot, self.last_update_success)
+        if shown != self._shown:
+            self._shown = shown
+            self.data = snapshot
+            super().async_update_listeners()
 
     @callback
     def async_stop(self) -> None:
-        """Cancel the week timer (unload)."""
-        if self._unsub_week is not None:
-            self._unsub_week()
-            self._unsub_week = None
+        """Cancel the minute timer (unload)."""
+        if self._unsub_minute is not None:
+            self._unsub_minute()
+            self._unsub_minute = None
 
     # --- polling -------------------------------------------------------------------
 
     async def _async_update_data(self) -> StatsSnapshot:
-        """Poll, translating Printernizer's errors; a changed mark is saved even after one."""
+        """Poll; a few missed polls in a row are not an outage (see the module docstring).
+
+        A changed mark is saved even after a failed poll.
+        """
         try:
             await self._async_poll()
-        except CannotConnectError as err:
+        except (CannotConnectError, InvalidResponseError) as err:
+            self.failures += 1
+            if self.failures < FAILURES_BEFORE_UNAVAILABLE:
+                LOGGER.debug(
+                    "Printernizer did not answer (%s); its values stay as they are "
+                    "(%d of %d missed polls before they are unavailable)",
+                    err.reason,
+                    self.failures,
+                    FAILURES_BEFORE_UNAVAILABLE,
+                )
+                return self.data
+            key = (
+                "cannot_connect"
+                if isinstance(err, CannotConnectError)
+                else "invalid_response"
+            )
             raise UpdateFailed(
                 translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": err.reason},
-            ) from err
-        except InvalidResponseError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="invalid_response",
+                translation_key=key,
                 translation_placeholders={"error": err.reason},
             ) from err
         finally:
@@ -190,14 +227,15 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
             if tracker.changed:
                 tracker.changed = False
                 self._storage.mark_dirty()
+        self.failures = 0
         return self.snapshot()
 
     async def _async_poll(self) -> None:
         """Read health, then (unless Printernizer asked us to wait) the rest."""
         try:
             health = await self.client.health()
-        except RateLimitedError:
-            LOGGER.debug("Printernizer is busy; skipping this poll")
+        except RateLimitedError as err:
+            self._starving(err.retry_after)
             return
         facts = self._storage.data.facts
         if facts.app_version != health.version:
@@ -205,25 +243,53 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
             self._storage.mark_dirty()
         loop_now = self.hass.loop.time()
         if loop_now < self._busy_until:
+            self._starving(None)
             return
         try:
             await self._async_read_all(health.version, loop_now)
         except RateLimitedError as err:
             wait = err.retry_after or timedelta(seconds=5)
             self._busy_until = self.hass.loop.time() + wait.total_seconds()
-            LOGGER.debug(
-                "Printernizer is busy (rate limited); reading again in %s", wait
+            self._starving(wait)
+            return
+        if self.starved:
+            self.starved = 0
+            ir.async_delete_issue(self.hass, DOMAIN, ISSUE_PRINTERNIZER_BUSY)
+
+    def _starving(self, wait: timedelta | None) -> None:
+        """A poll that read nothing because Printernizer was too busy for us."""
+        self.starved += 1
+        next_read = max(SCAN_INTERVAL, wait or timedelta(0), self._busy_wait())
+        LOGGER.debug(
+            "Printernizer is busy (rate limited, %d polls in a row); the next read is in %s",
+            self.starved,
+            next_read,
+        )
+        if self.starved == STARVED_POLLS_BEFORE_REPAIR:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                ISSUE_PRINTERNIZER_BUSY,
+                is_fixable=False,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_PRINTERNIZER_BUSY,
+                translation_placeholders={"polls": str(self.starved)},
             )
 
+    def _busy_wait(self) -> timedelta:
+        """How long Printernizer's last 429 still asks us to wait."""
+        return timedelta(seconds=max(self._busy_until - self.hass.loop.time(), 0.0))
+
     async def _async_read_all(self, version: str, loop_now: float) -> None:
-        """The listings, plus the slow reads when due, each recorded as soon as it is read.
+        """The listings and the uptime, plus the slow read when due, each recorded as soon as it is read.
 
         A 429 stops the poll where it happened; the next poll starts with
         that read, so a busy Printernizer delays a read but never starves
-        one (the slow reads included).
+        one (the slow read included).
         """
         reads = [*_LISTINGS, *(n for n in _SLOW_READS if loop_now >= self._slow_due[n])]
-        start = reads.index(self._first_read)
+        start = reads.index(self._first_read) if self._first_read in reads else 0
         for name in reads[start:] + reads[:start]:
             try:
                 events = await self._async_read(name, version)
@@ -236,9 +302,11 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
         self._first_read = _LISTINGS[0]
 
     async def _async_read(self, name: str, version: str) -> list[RawEvent]:
-        """Read one listing or slow value and turn it into events."""
+        """Read one listing or value and turn it into events."""
         data = self._storage.data
         tracker = data.tracker
+        now = self._storage.now()
+        naive_now = now.replace(tzinfo=None)
         if name == "printers":
             printers = await self.client.printers()
             self._printer_types = {p.id: p.printer_type for p in printers}
@@ -248,16 +316,18 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
                 self._storage.mark_dirty()
             return tracker.printers(printers)
         if name == "jobs":
-            return tracker.jobs(await self.client.jobs(), self._printer_types)
+            return tracker.jobs(
+                await self.client.jobs(), self._printer_types, now=naive_now
+            )
         if name == "files":
-            return tracker.files(await self.client.files())
+            return tracker.files(await self.client.files(), now=naive_now)
         if name == "system/info":
             return await self._async_read_uptime(version)
         await self._async_read_sharing()
         return []
 
     async def _async_read_uptime(self, version: str) -> list[RawEvent]:
-        """Printernizer's uptime: a restart, and the time it was seen up.
+        """Printernizer's uptime: a restart, and the minutes it was up.
 
         Some Printernizer versions answer this (and usage-stats/status) with
         an error: that is not an outage, the value just stays unknown.
@@ -268,11 +338,20 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
             return []
         if uptime is None:
             return []
-        events, observed = self._storage.data.tracker.uptime(
-            uptime, app_version=version, deployment_mode=self.deployment_mode
+        events, credit = self._storage.data.tracker.uptime(
+            uptime,
+            now=self._storage.now(),
+            mono=self.hass.loop.time(),
+            app_version=version,
+            deployment_mode=self.deployment_mode,
         )
-        self._intake.add_uptime(observed)
+        self._credit(credit)
         return events
+
+    def _credit(self, credit: UptimeCredit) -> None:
+        """Count the minutes Printernizer was up, per UTC day."""
+        for day, minutes in credit:
+            self._intake.add_uptime(day, minutes)
 
     async def _async_read_sharing(self) -> None:
         """Whether Printernizer itself shares statistics with the same service."""

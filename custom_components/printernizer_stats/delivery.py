@@ -16,12 +16,17 @@ Rules (see the README for the user's view):
   done. 401/403: stop until the credentials change. 400/422: drop that
   report, stop until the integration is updated. 429 and failures: back
   off (1 h to 24 h, full jitter), or wait as long as the service asks.
-* Every installation id that was ever sent stays on the erasure list until
-  the service confirms it erased it, whatever else happens.
+* Every installation id that was ever sent is kept with the service it was
+  sent to, and erasing it asks that service (never the one configured now)
+  until it confirms, whatever else happens.
+* The reports the service accepted are kept as sent, byte for byte (the
+  newest REPORTS_KEPT, within REPORT_BYTES_KEPT and the retention window):
+  the user can compare what left with what the service stored.
 
-Longer than most modules (about 650 lines) on purpose: the policy and the
-check of every field of the section it owns are one job, and splitting the
-rules across files would make each harder to find.
+Longer than most modules on purpose: the policy and the check of every
+field of the section it owns are one job (the stored form is input: every
+unit is re-checked on load and a damaged one dropped alone), and splitting
+the rules across files would make each harder to find.
 """
 
 from __future__ import annotations
@@ -30,14 +35,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+import hashlib
+import json
 import random
 import re
 from typing import Any, Final
+from urllib.parse import urlsplit
 import uuid
 
 from . import stored
 from .consent import Consent
-from .report import Period
+from .errors import ContractError
+from .report import MAX_REPORT_BYTES, Period, serialize_report, verify_report
+from .stats_api import validate_endpoint
+from .stored import Reading
 
 REPORT_DAYS: Final = 7
 RETENTION_DAYS: Final = 90
@@ -46,7 +57,10 @@ CHECK_INTERVAL: Final = timedelta(hours=6)
 BACKOFF_BASE: Final = timedelta(hours=1)
 BACKOFF_CAP: Final = timedelta(hours=24)
 MAX_WAIT: Final = timedelta(days=7)
-HISTORY_LENGTH: Final = 20
+# Accepted reports kept, each exactly as sent: about three months of weeks,
+# and never more bytes than this in all.
+REPORTS_KEPT: Final = 12
+REPORT_BYTES_KEPT: Final = 40_960
 # Times within this of now are no sign of a clock that went back: trusted
 # time may step back a few minutes, and stored times are rounded up.
 CLOCK_SLACK: Final = timedelta(minutes=6)
@@ -59,6 +73,8 @@ _UUID_RE: Final = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
 _REASON_RE: Final = re.compile(r"[a-z0-9_]{1,32}")
+_VERSION_RE: Final = re.compile(r"[0-9A-Za-z.+-]{1,32}")
+_SECTION: Final = "delivery"
 
 
 class Halt(StrEnum):
@@ -80,9 +96,10 @@ class SharingStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """The service stored the report."""
+    """The service stored the report (its HTTP status and its id for it)."""
 
     submission_id: str | None = None
+    status: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +128,8 @@ class DeliveryView:
     sharing: SharingStatus
     last_submission: datetime | None
     next_submission: datetime | None
-    pending_erasures: int
+    # Erasures not yet confirmed, per service (its origin: no path, no key).
+    pending_erasures: Mapping[str, int]
 
 
 @dataclass(slots=True)
@@ -133,26 +151,63 @@ class PendingReport:
         return Period(self.start, self.end)
 
 
-@dataclass(slots=True)
-class Erasure:
-    """An installation id whose data the service must still be asked to erase."""
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """An installation id and the service (endpoint) it was sent to."""
 
     installation_id: str
+    endpoint: str
+
+
+@dataclass(slots=True)
+class Erasure:
+    """An installation id whose data one service must still be asked to erase."""
+
+    installation_id: str
+    endpoint: str
     attempts: int = 0
     next_attempt: datetime = field(
         default_factory=lambda: datetime.min.replace(tzinfo=UTC)
     )
     last_error: str | None = None
 
+    @property
+    def recipient(self) -> Recipient:
+        """Which id, at which service."""
+        return Recipient(self.installation_id, self.endpoint)
+
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """One accepted report (whole days only)."""
+    """One accepted report: its period (whole days) and, for the newest, the bytes that left.
+
+    `body` is exactly what was POSTed; `accepted` the minute the answer came,
+    `status` its HTTP status, `installation_id` the id it was sent under.
+    Reports accepted before this record existed have no body.
+    """
 
     start: date
     end: date
     submitted: date
     submission_id: str | None
+    body: str | None = None
+    accepted: datetime | None = None
+    status: int | None = None
+    installation_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes of the body as sent."""
+        return 0 if self.body is None else len(self.body.encode())
+
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the body as sent, to match it against what the service stored."""
+        return (
+            None
+            if self.body is None
+            else hashlib.sha256(self.body.encode()).hexdigest()
+        )
 
 
 def backoff_delay(attempt: int, rng: random.Random) -> timedelta:
@@ -176,6 +231,20 @@ def _code(reason: str) -> str:
     return reason if _REASON_RE.fullmatch(reason) else OTHER_REASON
 
 
+def origin(endpoint: str) -> str:
+    """A service as the user may see it: scheme, host and port; no path, no key."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def _trim(history: list[Sent]) -> list[Sent]:
+    """The newest REPORTS_KEPT reports within REPORT_BYTES_KEPT (oldest go first)."""
+    kept = history[-REPORTS_KEPT:]
+    while len(kept) > 1 and sum(sent.size for sent in kept) > REPORT_BYTES_KEPT:
+        kept = kept[1:]
+    return kept
+
+
 @dataclass(slots=True)
 class DeliveryState:
     """Everything the policy remembers (one stored section, plus two facts in the config entry)."""
@@ -192,10 +261,13 @@ class DeliveryState:
     halt_version: str | None = None
     last_error: str | None = None
     last_success: datetime | None = None
+    # The reports the service accepted, oldest first (see Sent).
     history: list[Sent] = field(default_factory=list)
-    # Every id a report was (maybe) sent under and not yet erased.
-    service_ids: list[str] = field(default_factory=list)
+    # Every id a report was (maybe) sent under, with its service, not yet erased.
+    recipients: list[Recipient] = field(default_factory=list)
     erasures: list[Erasure] = field(default_factory=list)
+    # The request before the one in flight: a refused key costs no budget.
+    _request_before: datetime | None = field(default=None, repr=False)
 
     # --- consent ------------------------------------------------------------------
 
@@ -203,8 +275,8 @@ class DeliveryState:
         """Bring the state in line with the user's choice; True when it changed.
 
         Opting in makes a random id (first seen: the first reportable day);
-        opting out cancels what is pending, forgets the id and asks the
-        service to erase everything it was sent.
+        opting out cancels what is pending, forgets the id and what was sent,
+        and asks each service to erase everything it was sent.
         """
         if consent.opted_in:
             if self.installation_id is None:
@@ -212,7 +284,11 @@ class DeliveryState:
                 self.first_seen = consent.first_day
                 return True
             return False
-        changed = self.installation_id is not None or self.pending is not None
+        changed = (
+            self.installation_id is not None
+            or self.pending is not None
+            or bool(self.history)
+        )
         self.erase_all(now)
         self._forget_id()
         return changed or bool(self.erasures)
@@ -226,12 +302,15 @@ class DeliveryState:
         if self.halt is Halt.NONE:
             self.last_error = None
 
-    def erase_all(self, now: datetime) -> list[str]:
-        """Put every id the service may hold on the erasure list; return them."""
-        queued = {erasure.installation_id for erasure in self.erasures}
-        ids = [sid for sid in self.service_ids if sid not in queued]
-        self.erasures.extend(Erasure(sid, next_attempt=now) for sid in ids)
-        return [erasure.installation_id for erasure in self.erasures]
+    def erase_all(self, now: datetime) -> list[Recipient]:
+        """Put every id a service may hold on the erasure list, for that service; return them."""
+        queued = {erasure.recipient for erasure in self.erasures}
+        self.erasures.extend(
+            Erasure(r.installation_id, r.endpoint, next_attempt=now)
+            for r in self.recipients
+            if r not in queued
+        )
+        return [erasure.recipient for erasure in self.erasures]
 
     def restart_after_delete(self, consent: Consent, today: date) -> None:
         """delete_all: local data and the id are gone; a new id reports from today on."""
@@ -243,15 +322,19 @@ class DeliveryState:
             self.reported_until = max(self.reported_until or today, today)
 
     def resume(self, *, generation: int, version: str) -> bool:
-        """Lift a stop whose cause went away (new credentials, a new integration version)."""
-        if (self.halt is Halt.AUTH_FAILED and self.halt_generation != generation) or (
-            self.halt is Halt.REJECTED and self.halt_version != version
-        ):
-            self.halt = Halt.NONE
-            self.halt_generation = None
-            self.halt_version = None
-            return True
-        return False
+        """Lift a stop whose cause went away (new credentials, a new integration version).
+
+        After a refused key the status is right at once: the refusal is no
+        longer the last word.
+        """
+        if self.halt is Halt.AUTH_FAILED and self.halt_generation != generation:
+            self.last_error = None
+        elif not (self.halt is Halt.REJECTED and self.halt_version != version):
+            return False
+        self.halt = Halt.NONE
+        self.halt_generation = None
+        self.halt_version = None
+        return True
 
     # --- time -------------------------------------------------------------------
 
@@ -297,6 +380,14 @@ class DeliveryState:
             elif item.next_attempt > late + longest:
                 item.next_attempt = now + BACKOFF_CAP
                 changed = True
+        return changed
+
+    def forget_old_reports(self, today: date) -> bool:
+        """Drop kept reports whose period ended before the retention window; True if any went."""
+        oldest = today - timedelta(days=RETENTION_DAYS - 1)
+        kept = [sent for sent in self.history if sent.end > oldest]
+        changed = len(kept) != len(self.history)
+        self.history = kept
         return changed
 
     def earliest_request(self) -> datetime:
@@ -411,13 +502,21 @@ class DeliveryState:
         # An overdue report goes out at the next check, not in the past.
         return max(due, self.earliest_request(), next_check or due)
 
+    def pending_erasures(self) -> dict[str, int]:
+        """Erasures not yet confirmed, per service origin."""
+        counts: dict[str, int] = {}
+        for erasure in self.erasures:
+            key = origin(erasure.endpoint)
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def view(self, consent: Consent, next_check: datetime | None) -> DeliveryView:
         """The state as the sensors show it."""
         return DeliveryView(
             sharing=self.sharing_status(consent),
             last_submission=self.last_success,
             next_submission=self.next_submission(consent, next_check),
-            pending_erasures=len(self.erasures),
+            pending_erasures=self.pending_erasures(),
         )
 
     def sharing_status(self, consent: Consent) -> SharingStatus:
@@ -432,14 +531,16 @@ class DeliveryState:
 
     # --- outcomes ----------------------------------------------------------------
 
-    def begin_attempt(self, now: datetime) -> PendingReport:
-        """Note an attempt before the request leaves (it may reach the service)."""
+    def begin_attempt(self, now: datetime, endpoint: str) -> PendingReport:
+        """Note an attempt (and where it goes) before the request leaves: it may reach the service."""
         pending = self.pending
         assert pending is not None and self.installation_id is not None
+        self._request_before = self.last_request
         self.last_request = now
         pending.attempts += 1
-        if self.installation_id not in self.service_ids:
-            self.service_ids.append(self.installation_id)
+        recipient = Recipient(self.installation_id, endpoint)
+        if recipient not in self.recipients:
+            self.recipients.append(recipient)
         return pending
 
     def apply(
@@ -456,10 +557,17 @@ class DeliveryState:
         assert pending is not None
         if isinstance(outcome, Accepted):
             self.reported_until = pending.end
-            self.history = [
-                *self.history,
-                Sent(pending.start, pending.end, now.date(), outcome.submission_id),
-            ][-HISTORY_LENGTH:]
+            sent = Sent(
+                pending.start,
+                pending.end,
+                now.date(),
+                outcome.submission_id,
+                body=pending.body,
+                accepted=now,
+                status=outcome.status,
+                installation_id=self.installation_id,
+            )
+            self.history = _trim([*self.history, sent])
             self.pending = None
             self.halt = Halt.NONE
             self.last_error = None
@@ -472,6 +580,9 @@ class DeliveryState:
             )
             if outcome.halt is Halt.AUTH_FAILED:
                 self.halt_generation = generation
+                # The service checks the key before its rate limit: a refused
+                # key used none of the hourly budget.
+                self.last_request = self._request_before
             else:
                 # That payload is never sent again; a new build replaces it.
                 self.halt_version = version
@@ -486,19 +597,17 @@ class DeliveryState:
             self.not_before = pending.next_attempt
         self.last_error = _code(outcome.reason)
 
-    def erased(self, installation_id: str) -> None:
-        """The service confirmed the erasure: forget the id for good."""
-        self.erasures = [
-            e for e in self.erasures if e.installation_id != installation_id
-        ]
-        self.service_ids = [sid for sid in self.service_ids if sid != installation_id]
+    def erased(self, recipient: Recipient) -> None:
+        """That service confirmed the erasure: forget the id there for good."""
+        self.erasures = [e for e in self.erasures if e.recipient != recipient]
+        self.recipients = [r for r in self.recipients if r != recipient]
 
     def erasure_failed(
-        self, installation_id: str, reason: str, now: datetime, rng: random.Random
+        self, recipient: Recipient, reason: str, now: datetime, rng: random.Random
     ) -> None:
-        """Keep the id and try again later."""
+        """Keep the id and try that service again later."""
         for erasure in self.erasures:
-            if erasure.installation_id == installation_id:
+            if erasure.recipient == recipient:
                 erasure.attempts += 1
                 erasure.last_error = _code(reason)
                 erasure.next_attempt = now + backoff_delay(erasure.attempts - 1, rng)
@@ -511,7 +620,7 @@ class DeliveryState:
     # --- persistence ----------------------------------------------------------------
 
     def as_storage(self) -> dict[str, Any]:
-        """JSON form (no secret, nothing derived from the API key)."""
+        """JSON form (no secret: the keys used at each service stay in the config entry)."""
         pending = self.pending
         return {
             "installation_id": self.installation_id,
@@ -534,19 +643,15 @@ class DeliveryState:
             "halt_version": self.halt_version,
             "last_error": self.last_error,
             "last_success": stored.iso(self.last_success),
-            "history": [
-                {
-                    "start": sent.start.isoformat(),
-                    "end": sent.end.isoformat(),
-                    "submitted": sent.submitted.isoformat(),
-                    "submission_id": sent.submission_id,
-                }
-                for sent in self.history
+            "history": [_sent_as_storage(sent) for sent in self.history],
+            "recipients": [
+                {"installation_id": r.installation_id, "endpoint": r.endpoint}
+                for r in self.recipients
             ],
-            "service_ids": list(self.service_ids),
             "erasures": [
                 {
                     "installation_id": e.installation_id,
+                    "endpoint": e.endpoint,
                     "attempts": e.attempts,
                     "next_attempt": stored.iso(e.next_attempt),
                     "last_error": e.last_error,
@@ -556,39 +661,131 @@ class DeliveryState:
         }
 
     @classmethod
-    def from_storage(cls, data: object) -> DeliveryState:
-        """Parse and check the stored section; raise ValueError when anything is malformed."""
+    def from_storage(
+        cls, data: object, reading: Reading, *, endpoint: str | None = None
+    ) -> DeliveryState:
+        """Parse the stored section, dropping each damaged unit alone (noted in `reading`).
+
+        `endpoint` is where ids stored without one (written before services
+        were recorded) were sent: the endpoint configured now, the best that
+        is known. Raises ValueError only when the section is not an object.
+        """
         if not isinstance(data, Mapping):
             raise ValueError("delivery state is not an object")  # noqa: TRY004
         get = data.get
-        pending = get("pending")
-        halt = get("halt", "none")
-        if not isinstance(halt, str) or halt not in set(Halt):
-            raise ValueError("unknown halt")
+
+        def keep[T](unit: str, parse: Any, value: object) -> T | None:
+            result: T | None = reading.keep(_SECTION, unit, parse, value)
+            return result
+
+        halt = keep("stop reason", _halt, get("halt", "none")) or Halt.NONE
         state = cls(
-            installation_id=_installation_id(get("installation_id")),
-            first_seen=stored.day(get("first_seen")),
-            reported_until=stored.day(get("reported_until")),
-            pending=None if pending is None else _pending(pending),
-            last_request=stored.moment(get("last_request")),
-            not_before=stored.moment(get("not_before")),
-            halt=Halt(halt),
-            halt_generation=stored.optional(get("halt_generation"), int),
-            halt_version=stored.optional(get("halt_version"), str),
-            last_error=_reason(get("last_error")),
-            last_success=stored.moment(get("last_success")),
-            history=[_sent(item) for item in stored.list_of(get("history"))][
-                -HISTORY_LENGTH:
-            ],
-            service_ids=_ids(get("service_ids")),
-            erasures=[_erasure(item) for item in stored.list_of(get("erasures"))],
+            installation_id=keep(
+                "installation id", _installation_id, get("installation_id")
+            ),
+            first_seen=keep("first day", _bounded_day(reading), get("first_seen")),
+            reported_until=keep(
+                "reported until", _bounded_day(reading), get("reported_until")
+            ),
+            last_request=keep("last request", _past(reading), get("last_request")),
+            not_before=keep("wait", stored.moment, get("not_before")),
+            halt=halt,
+            halt_generation=keep("stop reason", _generation, get("halt_generation")),
+            halt_version=keep("stop reason", _version, get("halt_version")),
+            last_error=keep("last error", _reason, get("last_error")),
+            last_success=keep("last submission", _past(reading), get("last_success")),
         )
-        if state.installation_id is None and state.pending is not None:
-            raise ValueError("a pending report without an installation id")
+        state.history = _trim(
+            reading.each(
+                _SECTION,
+                "sent report",
+                _sent(reading),
+                keep("sent report", stored.list_of, get("history")) or [],
+            )
+        )
+        old_ids = keep(
+            "installation id at a service", stored.list_of, get("service_ids")
+        )
+        state.recipients = _unique(
+            [
+                *reading.each(
+                    _SECTION,
+                    "installation id at a service",
+                    parse_recipient,
+                    keep(
+                        "installation id at a service",
+                        stored.list_of,
+                        get("recipients"),
+                    )
+                    or [],
+                ),
+                # Written before services were recorded: bare ids.
+                *(
+                    Recipient(sid, endpoint)
+                    for sid in reading.each(
+                        _SECTION,
+                        "installation id at a service",
+                        _installation_id_str,
+                        old_ids or [],
+                    )
+                    if endpoint is not None
+                ),
+            ]
+        )
+        erasures = reading.each(
+            _SECTION,
+            "erasure",
+            _erasure(endpoint),
+            keep("erasure", stored.list_of, get("erasures")) or [],
+        )
+        state.erasures = list({e.recipient: e for e in erasures}.values())
+        if (pending := get("pending")) is not None:
+            state.pending = keep(
+                "pending report", _pending(state.installation_id), pending
+            )
         return state
 
 
-# --- parsing the stored form (each raises ValueError) --------------------------
+# --- the stored form (each parser raises ValueError) ---------------------------
+
+
+def _sent_as_storage(sent: Sent) -> dict[str, Any]:
+    """One kept report as stored."""
+    return {
+        "start": sent.start.isoformat(),
+        "end": sent.end.isoformat(),
+        "submitted": sent.submitted.isoformat(),
+        "submission_id": sent.submission_id,
+        "body": sent.body,
+        "accepted": stored.iso(sent.accepted),
+        "status": sent.status,
+        "installation_id": sent.installation_id,
+    }
+
+
+def _unique[T](items: list[T]) -> list[T]:
+    """Items in order, each once."""
+    return list(dict.fromkeys(items))
+
+
+def _halt(value: object) -> Halt:
+    """A stop reason we know."""
+    if not isinstance(value, str) or value not in set(Halt):
+        raise ValueError("unknown halt")
+    return Halt(value)
+
+
+def _generation(value: object) -> int | None:
+    """An optional credentials generation."""
+    return None if value is None else stored.count(value, 2**31 - 1)
+
+
+def _version(value: object) -> str | None:
+    """An optional integration version (as the manifest writes it)."""
+    text = stored.optional(value, str)
+    if text is not None and not _VERSION_RE.fullmatch(text):
+        raise ValueError("not a version")
+    return text
 
 
 def _reason(value: object) -> str | None:
@@ -607,57 +804,151 @@ def _installation_id(value: object) -> str | None:
     return text
 
 
-def _ids(value: object) -> list[str]:
-    """A list of installation ids, without repeats."""
-    ids: list[str] = []
-    for item in stored.list_of(value):
-        sid = _installation_id(item)
-        if sid is not None and sid not in ids:
-            ids.append(sid)
-    return ids
+def _installation_id_str(value: object) -> str:
+    """A canonical UUID4."""
+    text = _installation_id(value)
+    if text is None:
+        raise ValueError("no installation id")
+    return text
 
 
-def _pending(value: object) -> PendingReport:
-    """A stored pending report."""
-    item = stored.fields(
-        value, ("start", "end", "idempotency_key", "body", "attempts", "next_attempt")
+def _endpoint(value: object) -> str:
+    """A statistics endpoint the client would use (https, or plain http to this machine)."""
+    if not isinstance(value, str) or len(value) > 2048:
+        raise ValueError("not an endpoint")
+    return validate_endpoint(value)
+
+
+def _bounded_day(reading: Reading) -> Any:
+    """An optional day, clamped so it never lies ahead of tomorrow."""
+
+    def parse(value: object) -> date | None:
+        day = stored.day(value)
+        return None if day is None else min(day, reading.latest_day)
+
+    return parse
+
+
+def _past(reading: Reading) -> Any:
+    """An optional moment, clamped so it never lies ahead of the trusted now."""
+
+    def parse(value: object) -> datetime | None:
+        moment = stored.moment(value)
+        return None if moment is None else reading.not_after_now(moment)
+
+    return parse
+
+
+def parse_recipient(value: object) -> Recipient:
+    """An id and the service it went to, as stored (raises ValueError)."""
+    item = stored.fields(value, ("installation_id", "endpoint"))
+    return Recipient(
+        _installation_id_str(item["installation_id"]), _endpoint(item["endpoint"])
     )
-    start, end = stored.day(item["start"]), stored.day(item["end"])
-    next_attempt = stored.moment(item["next_attempt"])
-    key, body = item["idempotency_key"], item["body"]
-    if start is None or end is None or next_attempt is None or end <= start:
-        raise ValueError("a pending report has no period")
-    if not (isinstance(key, str) and _UUID_RE.fullmatch(key) and isinstance(body, str)):
-        raise ValueError("a pending report is malformed")
-    return PendingReport(
-        start, end, key, body, stored.count(item["attempts"]), next_attempt
-    )
 
 
-def _sent(value: object) -> Sent:
-    """A stored history entry."""
-    item = stored.fields(value, ("start", "end", "submitted"))
-    start, end, submitted = (
-        stored.day(item["start"]),
-        stored.day(item["end"]),
-        stored.day(item["submitted"]),
-    )
-    submission_id = stored.optional(item.get("submission_id"), str)
-    if start is None or end is None or submitted is None or end <= start:
-        raise ValueError("a history entry is malformed")
-    return Sent(start, end, submitted, submission_id)
+def _verified_body(
+    body: object, start: date, end: date, installation_id: str | None
+) -> str:
+    """A stored report, re-checked exactly as a freshly built one (report.verify_report).
+
+    It must also be in the builder's own bytes and belong to the period and
+    id it is stored with: a hand-edited report is never shown or sent.
+    """
+    if not isinstance(body, str) or len(body) >= MAX_REPORT_BYTES:
+        raise ValueError("a stored report is not a report")
+    try:
+        report = json.loads(body)
+        verify_report(report)
+    except (ContractError, RecursionError) as err:
+        raise ValueError("a stored report does not verify") from err
+    if serialize_report(report) != body.encode():
+        raise ValueError("a stored report is not in the builder's form")
+    period = report["period"]
+    if (
+        period["start"][:10] != start.isoformat()
+        or period["end"][:10] != end.isoformat()
+        or report["installation"]["installation_id"] != installation_id
+    ):
+        raise ValueError("a stored report belongs to another period or id")
+    return body
 
 
-def _erasure(value: object) -> Erasure:
-    """A stored erasure."""
-    item = stored.fields(value, ("installation_id", "attempts", "next_attempt"))
-    sid = _installation_id(item["installation_id"])
-    next_attempt = stored.moment(item["next_attempt"])
-    if sid is None or next_attempt is None:
-        raise ValueError("an erasure is malformed")
-    return Erasure(
-        sid,
-        stored.count(item["attempts"]),
-        next_attempt,
-        _reason(item.get("last_error")),
-    )
+def _pending(installation_id: str | None) -> Any:
+    """A stored pending report, verified as if it had just been built."""
+
+    def parse(value: object) -> PendingReport:
+        item = stored.fields(
+            value,
+            ("start", "end", "idempotency_key", "body", "attempts", "next_attempt"),
+        )
+        start, end = stored.day(item["start"]), stored.day(item["end"])
+        next_attempt = stored.moment(item["next_attempt"])
+        key = item["idempotency_key"]
+        if start is None or end is None or next_attempt is None or end <= start:
+            raise ValueError("a pending report has no period")
+        if not (isinstance(key, str) and _UUID_RE.fullmatch(key)):
+            raise ValueError("a pending report is malformed")
+        body = _verified_body(item["body"], start, end, installation_id)
+        return PendingReport(
+            start, end, key, body, stored.count(item["attempts"]), next_attempt
+        )
+
+    return parse
+
+
+def _sent(reading: Reading) -> Any:
+    """A stored accepted report; one with a body must verify, like a pending one."""
+
+    def parse(value: object) -> Sent:
+        item = stored.fields(value, ("start", "end", "submitted"))
+        start, end = stored.day(item["start"]), stored.day(item["end"])
+        submitted = stored.day(item["submitted"])
+        submission_id = stored.optional(item.get("submission_id"), str)
+        if start is None or end is None or submitted is None or end <= start:
+            raise ValueError("a history entry is malformed")
+        if submission_id is not None and not (
+            0 < len(submission_id) <= 64 and submission_id.isprintable()
+        ):
+            raise ValueError("a submission id is not a short printable code")
+        installation_id = _installation_id(item.get("installation_id"))
+        body = item.get("body")
+        accepted = stored.moment(item.get("accepted"))
+        status = stored.optional(item.get("status"), int)
+        if body is not None:
+            body = _verified_body(body, start, end, installation_id)
+        if status is not None and not 200 <= status < 300:
+            raise ValueError("an accepted report has no success status")
+        return Sent(
+            start,
+            end,
+            reading.not_after_now(submitted),
+            submission_id,
+            body=body,
+            accepted=None if accepted is None else reading.not_after_now(accepted),
+            status=status,
+            installation_id=installation_id,
+        )
+
+    return parse
+
+
+def _erasure(endpoint: str | None) -> Any:
+    """A stored erasure (one written before services were recorded goes to `endpoint`)."""
+
+    def parse(value: object) -> Erasure:
+        item = stored.fields(value, ("installation_id", "attempts", "next_attempt"))
+        sid = _installation_id_str(item["installation_id"])
+        where = item.get("endpoint", endpoint)
+        next_attempt = stored.moment(item["next_attempt"])
+        if next_attempt is None or where is None:
+            raise ValueError("an erasure is malformed")
+        return Erasure(
+            sid,
+            _endpoint(where),
+            stored.count(item["attempts"], 10_000),
+            next_attempt,
+            _reason(item.get("last_error")),
+        )
+
+    return parse

@@ -13,19 +13,15 @@ from .const import (
     CONF_ENDPOINT,
     CONF_URL,
     DATA_SERVICE_IDS,
+    DATA_SERVICE_KEYS,
     DEFAULT_ENDPOINT,
 )
 from .coordinator import PrinternizerStatsConfigEntry
-from .export import build_export
+from .delivery import origin
+from .export import IDENTIFIERS, build_export
 
-TO_REDACT = {
-    CONF_URL,
-    CONF_API_KEY,
-    DATA_SERVICE_IDS,
-    "installation_id",
-    "idempotency_key",
-    "submission_id",
-}
+TO_REDACT = {CONF_URL, CONF_API_KEY, DATA_SERVICE_IDS, DATA_SERVICE_KEYS, *IDENTIFIERS}
+REDACTED = "**REDACTED**"
 
 
 def _endpoint(endpoint: str) -> dict[str, Any]:
@@ -36,6 +32,11 @@ def _endpoint(endpoint: str) -> dict[str, Any]:
     }
 
 
+def _service(service: str) -> str:
+    """A service's origin: the public default's is shown, a self-hosted one's is not."""
+    return service if service == origin(DEFAULT_ENDPOINT) else REDACTED
+
+
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: PrinternizerStatsConfigEntry
 ) -> dict[str, Any]:
@@ -43,6 +44,7 @@ async def async_get_config_entry_diagnostics(
     data = entry.runtime_data
     counters = data.storage.data.counters
     export = build_export(data)
+    submission = export["submission"]
     # The endpoint in use: an entry without one sends to the default.
     options = dict(entry.options) | {CONF_ENDPOINT: _endpoint(data.submission.endpoint)}
     return async_redact_data(
@@ -58,17 +60,25 @@ async def async_get_config_entry_diagnostics(
             "rejected_events": export["rejected_events"],
             "printernizer": {
                 "last_update_success": data.coordinator.last_update_success,
+                "missed_polls": data.coordinator.failures,
+                "busy_polls": data.coordinator.starved,
+                "skipped_items": dict(data.coordinator.client.skipped),
+                "dropped_values": data.coordinator.client.values_dropped,
                 "facts": export["printernizer"],
                 "tracker": export["tracker"],
             },
             "submission": {
                 key: value
-                for key, value in export["submission"].items()
-                if key not in ("history", "service_ids")
+                for key, value in submission.items()
+                if key not in ("ids_at_services", "pending_erasures")
             }
             | {
-                "history_length": len(export["submission"]["history"]),
-                "ids_at_service": len(export["submission"]["service_ids"]),
+                "ids_at_services": len(submission["ids_at_services"]),
+                "pending_erasures": [
+                    erasure | {"service": _service(erasure["service"])}
+                    for erasure in submission["pending_erasures"]
+                ],
+                "sent_reports": [report["period"] for report in export["sent_reports"]],
             },
             "next_report": export["next_report"],
         },

@@ -3,23 +3,19 @@
 Sources: the `printernizer_stats_event` bus event (lenient: never raises,
 never blocks), the record_event action (strict; checked before Home
 Assistant records the call, see services.py) and polling (coordinator.py).
-Entity updates and file writes are coalesced: a change is shown at once,
-later ones at most once a second, so an event inside that second costs the
-privacy check, a counter increment and a flag; the file is written once per
-burst.
+An event costs the privacy check, a counter increment and a flag: the file
+is written once per burst (storage.py), and the entities show the counts on
+the next whole minute (coordinator.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 import time
 from typing import Final
 
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
 
 from .const import (
@@ -29,11 +25,11 @@ from .const import (
     EVENT_PRINTERNIZER_STATS,
     ISSUE_RECORDER,
     LOGGER,
-    PUBLISH_DELAY,
 )
 from .counters import week_key
 from .delivery import RETENTION_DAYS
 from .privacy import CleanEvent, Rejection, clean_event
+from .recorded import bus_events_kept, recorder_running
 from .storage import PrinternizerStatsStorage
 
 # At most one debug line about dropped bus events per this many seconds.
@@ -43,25 +39,15 @@ DROP_LOG_INTERVAL: Final = 10.0
 class EventIntake:
     """Cleans events, counts them per UTC day and local week, and tells listeners."""
 
-    def __init__(
-        self,
-        hass: HomeAssistant,
-        storage: PrinternizerStatsStorage,
-        *,
-        on_change: Callable[[], None],
-    ) -> None:
+    def __init__(self, hass: HomeAssistant, storage: PrinternizerStatsStorage) -> None:
         """Start with nothing to flush."""
         self._hass = hass
         self._storage = storage
         self._counters = storage.data.counters
-        self._on_change = on_change
-        self._handle: asyncio.TimerHandle | None = None
-        self._dirty = False
         self._stopped = False
         self._buckets = ("", "")
         self._buckets_from = 0.0
         self._buckets_until = 0.0
-        self._uptime_seconds = 0.0
         self._next_drop_log = 0.0
         self._dropped_quietly = 0
         self._recorder_checked = False
@@ -101,13 +87,10 @@ class EventIntake:
         self._changed()
 
     @callback
-    def add_uptime(self, seconds: float) -> None:
-        """Printernizer was seen up this long: count whole hours on today's UTC day."""
-        self._uptime_seconds += seconds
-        if (hours := int(self._uptime_seconds // 3600)) > 0:
-            self._uptime_seconds -= hours * 3600
-            self._counters.add_uptime(self.day(), hours)
-            self._changed()
+    def add_uptime(self, day: date, minutes: int) -> None:
+        """Printernizer was up this many minutes on a UTC day."""
+        self._counters.add_uptime(day.isoformat(), minutes)
+        self._changed()
 
     def day(self) -> str:
         """The trusted UTC day events count in now."""
@@ -153,9 +136,9 @@ class EventIntake:
         There is no supported way for an integration to keep an event's data
         out of the recorder; the user can, with one line of configuration.
         """
-        if "recorder" not in self._hass.config.components:
+        if not recorder_running(self._hass):
             return
-        if EVENT_PRINTERNIZER_STATS in get_instance(self._hass).exclude_event_types:
+        if not bus_events_kept(self._hass):
             ir.async_delete_issue(self._hass, DOMAIN, ISSUE_RECORDER)
             return
         ir.async_create_issue(
@@ -196,35 +179,11 @@ class EventIntake:
 
     @callback
     def _changed(self) -> None:
-        """Show a change now, then at most once a second: a burst costs two updates.
-
-        The save is requested at once (so shutdown's final write includes
-        it); the Store itself debounces the write.
-        """
-        if self._handle is not None:
-            self._dirty = True
-            return
-        if self._stopped:
-            return
-        self._storage.mark_dirty()
-        self._on_change()
-        self._handle = self._hass.loop.call_later(PUBLISH_DELAY, self._window_end)
-
-    @callback
-    def _window_end(self) -> None:
-        """Show what arrived during the last second, if anything did."""
-        self._handle = None
-        if self._dirty:
-            self._dirty = False
-            self._changed()
+        """Ask for a save (the Store debounces it; shutdown's final write includes it)."""
+        if not self._stopped:
+            self._storage.mark_dirty()
 
     @callback
     def async_stop(self) -> None:
-        """Unload: count the uptime remainder to the nearest hour and flush now."""
-        if self._uptime_seconds >= 1800:
-            self._counters.add_uptime(self.day(), 1)
-        self._uptime_seconds = 0.0
+        """Unload: nothing more is recorded."""
         self._stopped = True
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None

@@ -54,9 +54,9 @@ def _weekly(key: str, event_type: str) -> PrinternizerStatsSensorDescription:
 
 
 def _sharing_attributes(snap: StatsSnapshot) -> Mapping[str, Any]:
-    """Pending erasures, and whether Printernizer shares statistics itself too."""
+    """Pending erasures per service (origin only), and whether Printernizer shares too."""
     return {
-        "pending_erasures": snap.delivery.pending_erasures,
+        "pending_erasures": dict(snap.delivery.pending_erasures),
         "printernizer_shares_too": snap.printernizer_shares,
     }
 

@@ -1,23 +1,28 @@
-"""Actions: record, export, preview, submit now, delete everything.
+"""Actions: record, export, preview, submit now, sent reports, delete everything.
 
 Domain errors become Home Assistant errors with translation keys here, in
 one place. record_event is checked by its schema: Home Assistant runs the
 schema before it fires (and its recorder stores) the `call_service` event,
-so a refused call leaves no trace of its input in the database.
+so a refused call leaves no trace of its input in the database; a refusal
+is a 400 with its message over the REST API on every supported version.
+submit_now answers every expected outcome (sent, nothing due, too soon, key
+refused, retry later) in its response; only a real fault raises.
 
-About 330 lines: five actions, their checks and the one place their
-errors are translated.
+About 400 lines: six actions, their checks and the one place their errors
+are translated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime
+import errno
 import json
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
+from aiohttp.web import HTTPBadRequest
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import (
     HomeAssistant,
@@ -44,20 +49,14 @@ from .const import (
     SERVICE_EXPORT,
     SERVICE_PREVIEW,
     SERVICE_RECORD_EVENT,
+    SERVICE_SENT_REPORTS,
     SERVICE_SUBMIT_NOW,
 )
 from .coordinator import PrinternizerStatsConfigEntry, PrinternizerStatsRuntimeData
-from .errors import (
-    NotDeliveredError,
-    NothingToSubmitError,
-    NotOptedInError,
-    PrinternizerStatsError,
-    StorageUnwritableError,
-    SubmitStoppedError,
-    TooSoonError,
-)
-from .export import build_export
+from .errors import PrinternizerStatsError, StorageUnwritableError
+from .export import build_export, for_user
 from .privacy import ALLOWLIST, MAX_METADATA_KEYS, CleanEvent, RejectReason, clean_event
+from .recorded import async_forget_entities
 from .vocabulary import EVENT_TYPES
 
 type Handler = Callable[
@@ -65,17 +64,43 @@ type Handler = Callable[
 ]
 
 _RECORD_FIELDS: Final = frozenset({ATTR_EVENT_TYPE, ATTR_METADATA})
+# Why the export file could not be written, as translated messages (the
+# operating system's own text is in its language and may carry a path).
+_OS_ERRORS: Final = {
+    errno.EACCES: "export_not_permitted",
+    errno.EPERM: "export_not_permitted",
+    errno.EROFS: "export_not_permitted",
+    errno.ENOSPC: "export_disk_full",
+    errno.EDQUOT: "export_disk_full",
+}
 EXPORT_SCHEMA: Final = vol.Schema({vol.Optional(ATTR_PATH): cv.string})
 EMPTY_SCHEMA: Final = vol.Schema({})
 
 
+class RecordEventRefusedError(ServiceValidationError, HTTPBadRequest):
+    """A refused record_event call: a validation error, and an HTTP 400 with its message.
+
+    Home Assistant 2025.4's REST API turns only voluptuous errors into a 400
+    (with no message) and answers anything else with a 500 and a logged
+    traceback. Being aiohttp's 400 as well, the refusal reaches a REST caller
+    as a 400 with our message there too; newer versions map the validation
+    error to 400 themselves, and the UI and automations see a validation error.
+    """
+
+    def __init__(self, translation_key: str, placeholders: dict[str, str]) -> None:
+        """Translate the message, then make it the body of the 400."""
+        ServiceValidationError.__init__(
+            self,
+            translation_domain=DOMAIN,
+            translation_key=translation_key,
+            translation_placeholders=placeholders or None,
+        )
+        self.text = str(self)
+
+
 def _refuse(translation_key: str, **placeholders: str) -> ServiceValidationError:
     """A translated refusal of record_event's input."""
-    return ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=translation_key,
-        translation_placeholders=placeholders or None,
-    )
+    return RecordEventRefusedError(translation_key, placeholders)
 
 
 def record_event_schema(data: Any) -> dict[str, Any]:
@@ -128,39 +153,24 @@ def _runtime_data(hass: HomeAssistant) -> PrinternizerStatsRuntimeData:
     )
 
 
+async def _is_admin(hass: HomeAssistant, call: ServiceCall) -> bool:
+    """Whether the caller is an admin (or Home Assistant itself: no user)."""
+    if not call.context.user_id:
+        return True
+    user = await hass.auth.async_get_user(call.context.user_id)
+    if user is None:
+        raise UnknownUser(context=call.context)
+    return user.is_admin
+
+
 async def _require_admin(hass: HomeAssistant, call: ServiceCall) -> None:
     """What Home Assistant's admin services check (its helper cannot return responses before 2025.x)."""
-    if call.context.user_id:
-        user = await hass.auth.async_get_user(call.context.user_id)
-        if user is None:
-            raise UnknownUser(context=call.context)
-        if not user.is_admin:
-            raise Unauthorized(context=call.context)
+    if not await _is_admin(hass, call):
+        raise Unauthorized(context=call.context)
 
 
 def _translate(err: PrinternizerStatsError) -> HomeAssistantError:
     """The one place domain errors become translated Home Assistant errors."""
-    if isinstance(err, NotOptedInError):
-        return ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="not_opted_in"
-        )
-    if isinstance(err, NothingToSubmitError):
-        return ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="nothing_to_submit"
-        )
-    if isinstance(err, SubmitStoppedError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN, translation_key=f"submit_{err.halt}"
-        )
-    if isinstance(err, NotDeliveredError):
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="submit_failed",
-            translation_placeholders={
-                "reason": err.reason,
-                "retry_at": _iso(err.retry_at) or "",
-            },
-        )
     if isinstance(err, StorageUnwritableError):
         return HomeAssistantError(
             translation_domain=DOMAIN, translation_key="storage_unwritable"
@@ -197,11 +207,13 @@ async def _record_event(
 async def _export(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
-    """Return the export; an admin may also write it to a new file in an allowed folder."""
-    export = build_export(data)
+    """Return the export (identifiers and sent reports for admins only); an admin may also write it to a new file."""
+    hass = call.hass
+    admin = await _is_admin(hass, call)
+    export = for_user(build_export(data), admin=admin)
     if (path := call.data.get(ATTR_PATH)) is not None:
-        hass = call.hass
-        await _require_admin(hass, call)
+        if not admin:
+            raise Unauthorized(context=call.context)
         target = await hass.async_add_executor_job(_checked_export_path, hass, path)
         try:
             await hass.async_add_executor_job(_write_new_private_json, target, export)
@@ -214,11 +226,11 @@ async def _export(
         except OSError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
-                translation_key="export_write_failed",
-                translation_placeholders={"path": path, "error": err.strerror or ""},
+                translation_key=_OS_ERRORS.get(err.errno or 0, "export_write_failed"),
+                translation_placeholders={"path": path},
             ) from err
         export = {**export, "written_to": str(target)}
-    return export
+    return export if call.return_response else None
 
 
 def _checked_export_path(hass: HomeAssistant, path: str) -> Path:
@@ -253,36 +265,48 @@ def _write_new_private_json(target: Path, export: dict[str, Any]) -> None:
 async def _preview(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
-    """The exact next report, and whether it would be sent at all."""
-    return {
+    """The exact next report, and whether it would be sent at all (ids for admins only)."""
+    answer = {
         "sharing_status": str(data.submission.sharing_status),
         "report": data.submission.preview(),
     }
+    return for_user(answer, admin=await _is_admin(call.hass, call))
 
 
 async def _submit_now(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
-    """Send now within the one-request-per-hour limit."""
-    try:
-        await data.submission.async_submit_now()
-    except TooSoonError as err:
-        next_allowed: datetime | None = err.next_allowed
-    else:
-        next_allowed = None
+    """Send now within the one-request-per-hour limit, and say what happened."""
+    result = await data.submission.async_submit_now()
     view = data.submission.view()
     return {
-        "submitted": next_allowed is None,
-        "next_allowed": _iso(next_allowed),
+        "submitted": result.submitted,
+        "reason": str(result.reason),
+        "next_allowed": _iso(result.next_allowed),
         "last_submission": _iso(view.last_submission),
     }
+
+
+async def _sent_reports(
+    data: PrinternizerStatsRuntimeData, call: ServiceCall
+) -> ServiceResponse:
+    """The reports the service accepted, newest first, each exactly as sent."""
+    return cast("ServiceResponse", {"reports": data.submission.sent_reports()})
 
 
 async def _delete_all(
     data: PrinternizerStatsRuntimeData, call: ServiceCall
 ) -> ServiceResponse:
-    """Wipe local data and the id; ask the service to erase what it received."""
-    return await data.submission.async_delete_all()
+    """Wipe local data and the id; ask each service to erase what it received.
+
+    Also removes what Home Assistant's recorder holds of our entities, and
+    says what it cannot remove.
+    """
+    answer = await data.submission.async_delete_all()
+    answer["recorder"] = await async_forget_entities(
+        call.hass, data.coordinator.config_entry.entry_id
+    )
+    return answer
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -301,8 +325,15 @@ def async_setup_services(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.NONE,
     )
     for name, handler, schema, admin, response in (
-        (SERVICE_EXPORT, _export, EXPORT_SCHEMA, False, SupportsResponse.ONLY),
+        (SERVICE_EXPORT, _export, EXPORT_SCHEMA, False, SupportsResponse.OPTIONAL),
         (SERVICE_PREVIEW, _preview, EMPTY_SCHEMA, False, SupportsResponse.ONLY),
+        (
+            SERVICE_SENT_REPORTS,
+            _sent_reports,
+            EMPTY_SCHEMA,
+            True,
+            SupportsResponse.ONLY,
+        ),
         (
             SERVICE_SUBMIT_NOW,
             _submit_now,

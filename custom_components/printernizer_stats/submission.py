@@ -7,16 +7,22 @@ Home Assistant stops, or the request times out, after the service stored it
 and before its answer was saved. While the file cannot be written, nothing
 is sent.
 
-About 500 lines: besides the timer and the request cycle, the two actions
-that change the delivery state (submit_now, delete_all) live here, next to
-the saves and repairs they must share.
+Erasure follows the data: every installation id is erased at the service it
+was sent to, with the key used there. The keys of services other than the
+configured one are kept in the config entry (with Home Assistant's other
+credentials, never in the statistics file) until those services confirm.
+
+About 600 lines: besides the timer and the request cycle, the actions that
+read or change the delivery state (submit_now, delete_all, sent_reports)
+live here, next to the saves and repairs they must share.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 import json
 import platform
 import random
@@ -35,6 +41,7 @@ from .const import (
     CONF_ENDPOINT,
     DATA_REPORTED_UNTIL,
     DATA_SERVICE_IDS,
+    DATA_SERVICE_KEYS,
     DOMAIN,
     ISSUE_ERASURE,
     ISSUE_RECONSENT,
@@ -51,25 +58,23 @@ from .delivery import (
     Failed,
     Halt,
     Outcome,
+    Recipient,
     Refused,
     SharingStatus,
+    parse_recipient,
 )
 from .errors import (
     AuthFailedError,
     ClientError,
     ContractError,
-    NotDeliveredError,
-    NothingToSubmitError,
-    NotOptedInError,
     RateLimitedError,
     RejectedError,
     StorageUnwritableError,
-    SubmitStoppedError,
-    TooSoonError,
 )
 from .report import InstallationFacts, Period, Report, build_report, serialize_report
 from .stats_api import StatsServiceClient
 from .storage import PrinternizerStatsStorage
+from .stored import day as stored_day
 from .vocabulary import PLATFORMS, UNKNOWN, UNKNOWN_COUNTRY
 
 STARTUP_DELAY: Final = timedelta(minutes=5)
@@ -79,6 +84,42 @@ ERASURE_DELAY: Final = timedelta(minutes=1)
 # While the file cannot be written, try again this often (and send nothing).
 SAVE_RETRY: Final = timedelta(minutes=5)
 PREVIEW_ID: Final = "00000000-0000-4000-8000-000000000000"
+
+
+class SubmitReason(StrEnum):
+    """What submit_now did, or why it did not send: every expected outcome is an answer."""
+
+    SENT = "sent"
+    NOT_SHARING = "not_sharing"
+    NOTHING_DUE = "nothing_due"
+    TOO_SOON = "too_soon"
+    KEY_REFUSED = "key_refused"
+    REJECTED = "rejected"
+    RETRY_LATER = "retry_later"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """The answer of submit_now: sent or not, why, and when a request is allowed again."""
+
+    reason: SubmitReason
+    next_allowed: datetime | None = None
+
+    @property
+    def submitted(self) -> bool:
+        """Whether a report was accepted by this call."""
+        return self.reason is SubmitReason.SENT
+
+
+_HALT_REASONS: Final = {
+    Halt.AUTH_FAILED: SubmitReason.KEY_REFUSED,
+    Halt.REJECTED: SubmitReason.REJECTED,
+}
+
+
+def _unique(recipients: list[Recipient]) -> list[Recipient]:
+    """Each recipient once, in order."""
+    return list(dict.fromkeys(recipients))
 
 
 def _platform() -> str:
@@ -98,7 +139,6 @@ class SubmissionManager:
         *,
         version: str,
         deployment_mode: str,
-        on_change: Callable[[], None],
     ) -> None:
         """Read consent and the submission settings of the entry."""
         self._hass = hass
@@ -107,7 +147,6 @@ class SubmissionManager:
         self._state = storage.data.delivery
         self._version = version
         self._deployment_mode = deployment_mode
-        self._on_change = on_change
         self._rng = random.Random()
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._stopped = False
@@ -119,12 +158,15 @@ class SubmissionManager:
         self.consent = Consent.from_options(entry.options)
         self.endpoint: str = entry.options.get(CONF_ENDPOINT) or default_endpoint()
         self._generation: int = entry.options.get(CONF_CREDENTIALS_GENERATION, 0)
+        self._api_key: str = entry.options.get(CONF_API_KEY, "")
+        self._user_agent = f"HomeAssistant-PrinternizerStats/{version}"
         self._client = StatsServiceClient(
             async_get_clientsession(hass),
             endpoint=self.endpoint,
-            api_key=entry.options.get(CONF_API_KEY, ""),
-            user_agent=f"HomeAssistant-PrinternizerStats/{version}",
+            api_key=self._api_key,
+            user_agent=self._user_agent,
         )
+        self._resumed = False
 
     # --- set-up ------------------------------------------------------------------
 
@@ -136,31 +178,65 @@ class SubmissionManager:
         )
         state = self._state
         now = self._storage.now()
-        # The entry keeps what must survive losing the statistics file.
-        kept = self._entry.data.get(DATA_REPORTED_UNTIL)
-        if isinstance(kept, str) and (
-            state.reported_until is None or kept > state.reported_until.isoformat()
-        ):
-            state.reported_until = datetime.fromisoformat(kept).date()
-        for sid in self._entry.data.get(DATA_SERVICE_IDS) or []:
-            if isinstance(sid, str) and sid not in state.service_ids:
-                state.service_ids.append(sid)
+        # The entry keeps what must survive losing the statistics file; it is
+        # input too, so it is read with the file's own rules.
+        try:
+            kept = stored_day(self._entry.data.get(DATA_REPORTED_UNTIL))
+        except ValueError:
+            kept = None
+        if kept is not None and kept <= now.date() + timedelta(days=1):
+            state.reported_until = max(state.reported_until or kept, kept)
+        for recipient in self._entry_recipients():
+            if recipient not in state.recipients:
+                state.recipients.append(recipient)
         if not self.consent.opted_in and (state.installation_id or state.pending):
             LOGGER.info(
                 "Sharing is off: the installation id and any pending report were discarded, "
-                "and the service is asked to erase what it received"
+                "and each service is asked to erase what it received"
             )
         state.follow_consent(self.consent, now)
-        state.resume(generation=self._generation, version=self._version)
-        state.follow_clock(now.date(), now)
+        self._resumed = state.resume(generation=self._generation, version=self._version)
+        if not self._storage.data.clock.holding:
+            state.follow_clock(now.date(), now)
         self._update_issues()
         await self._async_persist()
+
+    def _entry_recipients(self) -> list[Recipient]:
+        """The ids kept in the entry, with their services (bare ids: the endpoint in use)."""
+        recipients: list[Recipient] = []
+        kept = self._entry.data.get(DATA_SERVICE_IDS)
+        for item in kept if isinstance(kept, list) else []:
+            try:
+                recipient = parse_recipient(
+                    {"installation_id": item, "endpoint": self.endpoint}
+                    if isinstance(item, str)
+                    else item
+                )
+            except ValueError:
+                continue
+            recipients.append(recipient)
+        return recipients
+
+    def _client_for(self, endpoint: str) -> StatsServiceClient:
+        """A client for one service, with the key used there (the configured one's: the current key)."""
+        if endpoint == self.endpoint:
+            return self._client
+        keys = self._entry.data.get(DATA_SERVICE_KEYS)
+        key = keys.get(endpoint) if isinstance(keys, dict) else None
+        return StatsServiceClient(
+            async_get_clientsession(self._hass),
+            endpoint=endpoint,
+            api_key=key if isinstance(key, str) else "",
+            user_agent=self._user_agent,
+        )
 
     @callback
     def async_start(self) -> None:
         """First check a while after start-up, with jitter so installs spread out."""
         delay = STARTUP_DELAY + self._rng.random() * STARTUP_JITTER
-        if self._state.erasures:
+        if self._state.erasures or self._resumed:
+            # Erasures the user asked for, and a report waiting for the new
+            # key, do not wait for the start-up delay.
             delay = ERASURE_DELAY
         self._schedule(self._storage.now() + delay)
 
@@ -220,10 +296,14 @@ class SubmissionManager:
         now = self._storage.now()
         outcome: Outcome | None = None
         try:
-            if self._state.follow_clock(now.date(), now):
+            if not self._storage.data.clock.holding and self._state.follow_clock(
+                now.date(), now
+            ):
                 LOGGER.warning(
                     "The clock went back; the report plan continues from today"
                 )
+            if self._state.forget_old_reports(now.date()):
+                await self._async_persist()
             await self._async_require_storage()
             await self._async_erase_due(now)
             if self._state.can_send(self.consent):
@@ -240,7 +320,6 @@ class SubmissionManager:
             return None
         finally:
             self._update_issues()
-            self._on_change()
         when = self._state.wake_at(self.consent, now)
         if self._build_failed:
             # A report that cannot be built is not tried again every second.
@@ -287,7 +366,7 @@ class SubmissionManager:
 
     async def _async_send(self, now: datetime) -> Outcome:
         """One request, saved before it leaves; its outcome saved before anything else."""
-        pending = self._state.begin_attempt(now)
+        pending = self._state.begin_attempt(now, self.endpoint)
         await self._async_persist()
         if not self._storage.healthy:
             raise StorageUnwritableError
@@ -335,21 +414,25 @@ class SubmissionManager:
             return Failed(err.reason, err.retry_after)
         except ClientError as err:
             return Failed(err.reason)
-        return Accepted(accepted.submission_id)
+        return Accepted(accepted.submission_id, accepted.status)
 
     async def _async_erase_due(self, now: datetime) -> bool:
-        """Ask the service to erase each id whose turn it is; True when all went."""
+        """Ask each service to erase each id it received whose turn it is; True when all went."""
         all_erased = True
         for erasure in self._state.due_erasures(now):
+            recipient = erasure.recipient
             try:
-                await self._client.erase(erasure.installation_id)
-            except ClientError as err:
-                all_erased = False
-                self._state.erasure_failed(
-                    erasure.installation_id, err.reason, now, self._rng
+                await self._client_for(recipient.endpoint).erase(
+                    recipient.installation_id
                 )
+            except (ClientError, ValueError) as err:
+                all_erased = False
+                reason = (
+                    err.reason if isinstance(err, ClientError) else "invalid_endpoint"
+                )
+                self._state.erasure_failed(recipient, reason, now, self._rng)
             else:
-                self._state.erased(erasure.installation_id)
+                self._state.erased(recipient)
             await self._async_persist()
         return all_erased
 
@@ -388,28 +471,57 @@ class SubmissionManager:
 
     # --- actions ------------------------------------------------------------------
 
-    async def async_submit_now(self) -> None:
-        """The submit_now action: send now if allowed, else say why (domain errors)."""
-        if not self.consent.current:
-            raise NotOptedInError
+    async def async_submit_now(self) -> SubmitResult:
+        """The submit_now action: send now if allowed, else say why.
+
+        Every expected outcome is an answer; only a statistics file that
+        cannot be written raises (StorageUnwritableError).
+        """
         state = self._state
+        if not self.consent.current:
+            return SubmitResult(SubmitReason.NOT_SHARING)
         if state.halt is not Halt.NONE:
-            raise SubmitStoppedError(str(state.halt))
+            return SubmitResult(_HALT_REASONS[state.halt])
         now = self._storage.now()
         if now < state.earliest_request():
-            raise TooSoonError(state.earliest_request())
+            return SubmitResult(SubmitReason.TOO_SOON, state.earliest_request())
         outcome = await self.async_check(force=True)
         if outcome is None:
             if state.pending is None:
-                raise NothingToSubmitError
-            raise TooSoonError(state.earliest_request())
+                return SubmitResult(SubmitReason.NOTHING_DUE)
+            return SubmitResult(SubmitReason.TOO_SOON, state.earliest_request())
         if isinstance(outcome, Refused):
-            raise SubmitStoppedError(str(outcome.halt))
+            return SubmitResult(_HALT_REASONS[outcome.halt])
         if isinstance(outcome, Failed):
             pending = state.pending
-            raise NotDeliveredError(
-                outcome.reason, pending.next_attempt if pending else now
+            return SubmitResult(
+                SubmitReason.RETRY_LATER,
+                max(pending.next_attempt, state.earliest_request())
+                if pending
+                else None,
             )
+        return SubmitResult(SubmitReason.SENT)
+
+    def sent_reports(self) -> list[dict[str, Any]]:
+        """The reports the service accepted, newest first, each exactly as sent."""
+        return [
+            {
+                "period": {
+                    "start": sent.start.isoformat(),
+                    "end": sent.end.isoformat(),
+                },
+                "accepted": None
+                if sent.accepted is None
+                else sent.accepted.isoformat(),
+                "status": sent.status,
+                "submission_id": sent.submission_id,
+                "installation_id": sent.installation_id,
+                "bytes": sent.size if sent.body is not None else None,
+                "sha256": sent.sha256,
+                "body": sent.body,
+            }
+            for sent in reversed(self._state.history)
+        ]
 
     async def async_delete_all(self) -> dict[str, Any]:
         """Wipe local data, ask the service to erase every id it got, rotate the id.
@@ -432,15 +544,15 @@ class SubmissionManager:
         had_id = state.installation_id is not None
         ids = state.erase_all(now)
         data.counters.clear()
+        # The fleet and Printernizer's release describe the present, not
+        # history: they stay, so the printers sensor stays available.
         data.tracker.reset()
-        data.facts.fleet = None
         state.restart_after_delete(self.consent, now.date())
         await self._async_persist()
         all_erased = await self._async_erase_due(now)
         erasure = "not_needed" if not ids else "erased" if all_erased else "pending"
         self._update_issues()
         self._schedule(self._state.wake_at(self.consent, now))
-        self._on_change()
         return {
             "deleted": deleted,
             "service_erasure": erasure,
@@ -450,14 +562,35 @@ class SubmissionManager:
     # --- persistence and repairs --------------------------------------------------
 
     async def _async_persist(self) -> None:
-        """Save now, and copy the two lasting facts into the entry."""
+        """Save now, and copy what must outlive the file into the entry.
+
+        The entry keeps the end of the last accepted period, every id a
+        service may hold with that service, and the key used at each service
+        other than the configured one while an id there is not yet erased.
+        """
         await self._storage.async_commit()
         state = self._state
-        wanted = {
+        endpoints = {r.endpoint for r in state.recipients} | {
+            e.endpoint for e in state.erasures
+        }
+        keys = self._entry.data.get(DATA_SERVICE_KEYS)
+        keys = keys if isinstance(keys, dict) else {}
+        wanted: dict[str, Any] = {
             DATA_REPORTED_UNTIL: None
             if state.reported_until is None
             else state.reported_until.isoformat(),
-            DATA_SERVICE_IDS: list(state.service_ids),
+            DATA_SERVICE_IDS: [
+                {"installation_id": r.installation_id, "endpoint": r.endpoint}
+                for r in _unique(
+                    [*state.recipients, *(e.recipient for e in state.erasures)]
+                )
+            ],
+            DATA_SERVICE_KEYS: {
+                endpoint: self._api_key
+                if endpoint == self.endpoint
+                else keys.get(endpoint, "")
+                for endpoint in sorted(endpoints)
+            },
         }
         if any(self._entry.data.get(key) != value for key, value in wanted.items()):
             self._hass.config_entries.async_update_entry(
