@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 import importlib.resources
 import json
 from pathlib import Path
@@ -46,7 +46,9 @@ from custom_components.printernizer_stats.report import (
     check_report,
     midnight,
     serialize_report,
+    verify_report,
 )
+from custom_components.printernizer_stats.stored import Reading
 from custom_components.printernizer_stats.vocabulary import (
     COUNTRY_CODES,
     DEPLOYMENT_MODES,
@@ -142,7 +144,7 @@ def _week_counters() -> UsageCounters:
         _record(counters, day, "job_completed", printer_type="bambu_lab")
         _record(counters, day, "error_occurred", error_type="MemoryError")
         _record(counters, day, "feature_enabled", feature="slicing")
-        counters.add_uptime(day.isoformat(), 24)
+        counters.add_uptime(day.isoformat(), 24 * 60)
     for _ in range(3):
         _record(counters, first, "job_completed", printer_type="bambu_lab")
     for _ in range(2):
@@ -154,8 +156,9 @@ def _week_counters() -> UsageCounters:
     _record(counters, first, "feature_enabled", feature="camera")
     _record(counters, first, "feature_disabled", feature="notifications")
     _record(counters, first, "app_start", library_enabled=True, timelapse_enabled=False)
-    counters.add_uptime(first.isoformat(), 20)
-    counters.add_uptime(last.isoformat(), 130)
+    # 150 hours: six whole days and six hours on the last.
+    for day in PERIOD.days():
+        counters.add_uptime(day.isoformat(), 6 * 60 if day == last else 24 * 60)
     return counters
 
 
@@ -270,7 +273,9 @@ def _assert_report_invariants(built: Report, inputs: dict[str, Any]) -> None:
     assert usage["job_count"] == min(tally.count("job_completed"), MAX_COUNT)
     assert usage["file_count"] == min(tally.count("file_downloaded"), MAX_COUNT)
     assert usage["upload_count"] == min(tally.count("file_uploaded"), MAX_COUNT)
-    assert usage["uptime_hours"] == min(tally.uptime_hours, 24 * period.duration_days)
+    assert usage["uptime_hours"] == min(
+        tally.uptime_minutes // 60, 24 * period.duration_days
+    )
     assert set(usage["feature_usage"]) <= set(FEATURES)
     summary = built["error_summary"]
     assert set(summary) <= ERROR_WORDS | {OTHER}
@@ -614,7 +619,10 @@ def _random_counters(rng: Random, period: Period) -> UsageCounters:
         ]
         for offset in offsets
     }
-    counters = UsageCounters.from_storage({"columns": columns, "days": days})
+    counters = UsageCounters.from_storage(
+        {"columns": columns, "days": days},
+        Reading(datetime.combine(period.end, time.min, UTC) + timedelta(days=4)),
+    )
     # Error kinds as a caller bypassing the filter would record them.
     for _ in range(rng.randint(0, 25)):
         kind = rng.choice(KIND_POOL) if rng.random() < 0.8 else _random_text(rng, 12)
@@ -730,7 +738,7 @@ def test_report_worst_case_size_under_limit() -> None:
             ("feature_enabled", "feature"): dict.fromkeys(FEATURES, MAX_COUNT),
             ("feature_disabled", "feature"): dict.fromkeys(FEATURES, MAX_COUNT),
         },
-        uptime_hours=10**12,
+        uptime_minutes=10**12,
     )
     built = build_report(
         tally=tally,
@@ -878,7 +886,7 @@ def test_report_empty_tally_gives_zeros() -> None:
 def test_report_uptime_bounded_by_period(uptime: int, days: int, expected: int) -> None:
     """Uptime is whole hours between zero and the period's length."""
     period = Period(PERIOD.start, PERIOD.start + timedelta(days=days))
-    built = _build(Tally(uptime_hours=uptime), period=period)
+    built = _build(Tally(uptime_minutes=uptime * 60), period=period)
     assert built["usage_stats"]["uptime_hours"] == expected
 
 
@@ -1081,3 +1089,46 @@ def test_country_code_without_any_zone_table(
     monkeypatch.setattr(country, "SYSTEM_ZONEINFO", tmp_path / "missing")
     assert country_code(None, "Europe/Berlin") == UNKNOWN_COUNTRY
     assert country_code("at", "Europe/Berlin") == "AT"
+
+
+# --- verify_report: a report this integration could have built ----------------
+
+NOT_OURS: Final = [
+    (("installation", "customer"), "Jane Doe"),
+    (("email",), "jane@example.com"),
+    (("installation", "country_code"), "ZZ"),
+    (("installation", "platform"), "haiku"),
+    (("installation", "deployment_mode"), "kubernetes"),
+    (("installation", "app_version"), "Jane Doe"),
+    (("installation", "installation_id"), "0b6d1c2e-3f4a-1b5c-8d6e-7f8091a2b3c4"),
+    (("installation", "python_version"), "3.13.0"),
+    (("installation", "first_seen"), "2026-10-01T10:17:00+00:00"),
+    (("period", "start"), "2026-11-16T00:00:00+02:00"),
+    (("period", "duration_days"), 6),
+    (("submission_timestamp"), "2026-11-23T00:00:00Z"),
+    (("printer_fleet", "printer_count"), 4),
+    (("printer_fleet", "printer_types"), ["bambu_lab"]),
+    (("printer_fleet", "printer_type_counts"), {"creality": 1}),
+    (("usage_stats", "uptime_hours"), 7 * 24 + 1),
+    (("usage_stats", "feature_usage"), {"holiday_mode": True}),
+    (("error_summary",), {"JaneDoeError": 1}),
+    (("error_summary",), {"TimeoutError": 1, "PRINTER_NOT_FOUND": 2}),
+    (("error_summary",), {"TimeoutError": 0}),
+    (("schema_version",), "1.1"),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), NOT_OURS)
+def test_verify_report_refuses_what_the_builder_never_writes(
+    path: tuple[str, ...] | str, value: object
+) -> None:
+    """An extra key, a word off our lists, a time of day or a sum that disagrees is refused."""
+    broken = _mutated(_build(), path if isinstance(path, tuple) else (path,), value)
+    with pytest.raises(ContractError):
+        verify_report(broken)
+
+
+def test_verify_report_accepts_every_built_report() -> None:
+    """The builder's own reports pass (it calls verify_report itself)."""
+    verify_report(_build())
+    verify_report(_build(Tally()))
