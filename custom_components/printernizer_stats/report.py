@@ -126,7 +126,8 @@ def _error_summary(errors: Mapping[str, int]) -> dict[str, int]:
         if count <= 0:
             continue
         if kind in _ERROR_TYPES and kind != OTHER:
-            kept[kind] = count
+            # Clamped before ranking, so a report read back ranks the same.
+            kept[kind] = _count(count)
         else:
             folded += count
     ranked = sorted(kept.items(), key=lambda item: (-item[1], item[0]))
