@@ -7,6 +7,9 @@
     scripts/devctl status         the mode, the reports stored, the last requests
     scripts/devctl backdate N     (Home Assistant stopped) move the entry's consent
                                   N days back, so whole days are there to send
+    scripts/devctl skip-wait      (Home Assistant stopped) forget the last request and
+                                  any wait, so submit_now may send at once (the
+                                  integration sends at most once an hour)
 
 EMULATOR_PORT (8001) and HASS_CONFIG (config) as for scripts/develop.
 Standard library only: runs with any python3.
@@ -14,7 +17,7 @@ Standard library only: runs with any python3.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 import errno
 import fcntl
 import json
@@ -179,6 +182,37 @@ def backdate(config: Path, days: int) -> str:
     return f"consent_day {old} -> {new}: {sendable}; start Home Assistant again"
 
 
+def _statistics(config: Path) -> tuple[Path, dict[str, Any]]:
+    """The integration's storage file and its content (Home Assistant stopped)."""
+    if why := running(config):
+        raise SystemExit(
+            f"devctl: stop Home Assistant first ({why}); it rewrites its files"
+        )
+    path = config / f".storage/{DOMAIN}"
+    try:
+        return path, json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SystemExit(
+            f"devctl: {path} is missing: add the integration first"
+        ) from err
+
+
+def skip_wait(config: Path) -> str:
+    """Forget the last request and any wait the service asked for."""
+    path, content = _statistics(config)
+    delivery = content.get("data", {}).get("delivery", {})
+    forgot = [k for k in ("last_request", "not_before") if delivery.get(k)]
+    for key in forgot:
+        delivery[key] = None
+    now = datetime.now(UTC).replace(second=0, microsecond=0).isoformat()
+    if isinstance(delivery.get("pending"), dict):
+        delivery["pending"]["next_attempt"] = now
+        forgot.append("the pending report's next attempt (now)")
+    _write_json(path, content)
+    done = ", ".join(forgot) or "nothing was waiting"
+    return f"forgot {done}: submit_now may send at once; start Home Assistant again"
+
+
 def main(argv: list[str]) -> int:
     """Dispatch one command."""
     if len(argv) < 2 or argv[1] in ("-h", "--help", "help"):
@@ -196,6 +230,8 @@ def main(argv: list[str]) -> int:
                 )
             order["status"] = int(args[0])
         show(_emulator(order))
+    elif command == "skip-wait" and not args:
+        print(f"devctl: {skip_wait(Path(os.environ.get('HASS_CONFIG', 'config')))}")
     elif command == "backdate" and len(args) == 1 and args[0].isdigit():
         print(
             f"devctl: {backdate(Path(os.environ.get('HASS_CONFIG', 'config')), int(args[0]))}"
