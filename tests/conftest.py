@@ -23,6 +23,7 @@ from unittest.mock import patch
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -270,6 +271,13 @@ async def advance(
         for _ in range(3):
             async_fire_time_changed(hass)
             await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def publish(hass: HomeAssistant) -> None:
+    """Show now what the next whole minute will show (no time moves, nothing is polled)."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            entry.runtime_data.coordinator._async_minute(dt_util.utcnow())
 
 
 async def next_minute(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 import json
 import logging
+import time
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 from unittest.mock import patch
@@ -38,6 +39,8 @@ from .conftest import (
     advance,
     load_fixture,
     make_entry,
+    next_minute,
+    publish,
     restart,
     serve,
     setup_entry,
@@ -119,10 +122,30 @@ class RecordedPrinternizer:
     )
     once: dict[str, Answer] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    # system/info's uptime grows with the (frozen) clock from its recorded
+    # value, from the first request on.
+    booted: float | None = None
 
     def count(self, path: str) -> int:
         """Requests of one path so far."""
         return self.requests.count(path)
+
+    def restart(self, uptime: int = 0) -> None:
+        """Printernizer restarts: its uptime starts again at `uptime`."""
+        self.answers["system/info"] = recorded(
+            "01d_system_info.json", uptime_seconds=uptime
+        )
+        self.booted = time.time()
+
+    def _body(self, path: str, answer: Answer) -> Any:
+        """The recorded body; system/info's uptime as time has passed since."""
+        body = answer.body
+        if self.booted is None:
+            self.booted = time.time()
+        if path == "system/info" and type(body.get("uptime_seconds")) is int:
+            elapsed = int(time.time() - self.booted)
+            body = body | {"uptime_seconds": body["uptime_seconds"] + elapsed}
+        return body
 
     async def handle(self, request: web.Request) -> web.Response:
         """Answer with the recording chosen for this path."""
@@ -136,7 +159,7 @@ class RecordedPrinternizer:
         return web.Response(
             status=answer.status,
             headers=answer.headers,
-            body=json.dumps(answer.body).encode(),
+            body=json.dumps(self._body(path, answer)).encode(),
         )
 
 
@@ -184,10 +207,19 @@ async def poll(
 
 
 def state(hass: HomeAssistant, entity_id: str) -> str:
-    """An entity's state."""
+    """An entity's state as the next whole minute shows it."""
+    publish(hass)
     current = hass.states.get(entity_id)
     assert current is not None, entity_id
     return current.state
+
+
+def attributes(hass: HomeAssistant, entity_id: str) -> dict[str, Any]:
+    """An entity's attributes as the next whole minute shows them."""
+    publish(hass)
+    current = hass.states.get(entity_id)
+    assert current is not None, entity_id
+    return dict(current.attributes)
 
 
 def our_sensors(hass: HomeAssistant) -> list[str]:
@@ -228,7 +260,7 @@ async def test_recorded_jobs_counted_through_statuses(
     """Created, running, a refused completion, failed, completed: each counted once, typed by printer."""
     await setup_entry(hass, recording_entry)
     assert state(hass, PRINTERS) == "3"
-    assert hass.states.get(PRINTERS).attributes == {
+    assert attributes(hass, PRINTERS) == {
         "bambu_lab": 1,
         "prusa_core": 2,
         "state_class": "measurement",
@@ -320,17 +352,14 @@ async def test_recorded_uptime_drop_is_one_restart(
     recording: RecordedPrinternizer,
     recording_entry: MockConfigEntry,
 ) -> None:
-    """system/info's uptime going down is one app_start and one app_shutdown; it is read every 10 minutes."""
+    """system/info is read every poll: a restart is one app_start and one app_shutdown, at the next poll."""
     with patch(
         "custom_components.printernizer_stats.coordinator.is_hassio", return_value=True
     ):
         await setup_entry(hass, recording_entry)
-    for uptime in (621, 30, 630):
-        recording.answers["system/info"] = recorded(
-            "01d_system_info.json", uptime_seconds=uptime
-        )
-        await poll(hass, freezer, SLOW_POLLS)
-
+    await poll(hass, freezer, 9)
+    recording.restart(uptime=12)
+    await poll(hass, freezer)
     counts = await today(hass)
     assert counts["app_start"] == {
         "count": 1,
@@ -343,10 +372,12 @@ async def test_recorded_uptime_drop_is_one_restart(
         "count": 1,
         "metadata": {"uptime_hours": {"0-1h": 1}},
     }
-    # Three slow reads in 30 minutes of polling (plus the first), health at every poll.
-    assert recording.count("system/info") == 4
+    await poll(hass, freezer, 20)
+    assert (await today(hass))["app_start"]["count"] == 1
+    # Every poll reads the uptime; the sharing status every ten minutes.
+    assert recording.count("system/info") == 31
     assert recording.count("usage-stats/status") == 4
-    assert recording.count("health") == 3 * SLOW_POLLS + 1
+    assert recording.count("health") == 31
 
 
 @pytest.mark.parametrize(
@@ -382,30 +413,29 @@ async def test_recorded_printernizer_shares_too(
 ) -> None:
     """Printernizer's own opt-in shows on the sharing sensor; an error there changes nothing."""
     await setup_entry(hass, recording_entry)
-    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is False
+    assert attributes(hass, SHARING)["printernizer_shares_too"] is False
 
     recording.answers["usage-stats/status"] = recorded(
         "05b_usage_stats_status.json", opted_in=True
     )
     # An answer without an uptime (as /health gives) is no reading.
     recording.answers["system/info"] = recorded("01_health.json")
+    minutes = (await today(hass)).get("printernizer_uptime_minutes")
     await poll(hass, freezer, SLOW_POLLS - 1)
-    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is False
+    assert attributes(hass, SHARING)["printernizer_shares_too"] is False
     await poll(hass, freezer)
-    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is True
+    assert attributes(hass, SHARING)["printernizer_shares_too"] is True
 
     # Versions without these endpoints: the values just stay as they were.
     del recording.answers["usage-stats/status"]
     recording.answers["system/info"] = recorded("07a_error_printer_not_found.json")
     await advance(hass, freezer, SLOW_POLL_INTERVAL)
-    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is True
+    assert attributes(hass, SHARING)["printernizer_shares_too"] is True
     assert state(hass, PRINTERS) == "3"
     export_data = await export(hass)
     assert export_data["printernizer"]["shares_statistics"] is True
-    assert export_data["tracker"]["uptime_hours"] == 0
-    assert "printernizer_uptime_hours" not in export_data["counters_by_day"].get(
-        TODAY, {}
-    )
+    # No uptime was read since: none was credited.
+    assert (await today(hass)).get("printernizer_uptime_minutes") == minutes
 
 
 # --- recorded responses: rate limits and errors -----------------------------------
@@ -430,10 +460,16 @@ async def test_recorded_rate_limit_resumes_with_refused_listing(
     recording.answers["jobs"] = recorded("03d_jobs_list_after_create.json")
     recording.requests.clear()
     await poll(hass, freezer)
-    assert recording.requests == ["health", "jobs", "files", "printers"]
+    assert recording.requests == ["health", "jobs", "files", "system/info", "printers"]
     assert (await export(hass))["totals"] == {"job_created": 3}
     await poll(hass, freezer)
-    assert recording.requests[4:] == ["health", "printers", "jobs", "files"]
+    assert recording.requests[5:] == [
+        "health",
+        "printers",
+        "jobs",
+        "files",
+        "system/info",
+    ]
     assert loud(caplog) == []
     assert "rate limited" in caplog.text
 
@@ -460,7 +496,13 @@ async def test_recorded_rate_limit_wait_honoured(
     assert recording.requests == ["health"]
     assert state(hass, PRINTERS) == "3"
     await poll(hass, freezer)
-    assert recording.requests[1:] == ["health", "printers", "jobs", "files"]
+    assert recording.requests[1:] == [
+        "health",
+        "printers",
+        "jobs",
+        "files",
+        "system/info",
+    ]
 
 
 async def test_recorded_health_rate_limited_skips_poll(
@@ -508,10 +550,13 @@ async def test_recorded_error_answers_make_printers_unavailable(
     answer: Answer,
     reason: str,
 ) -> None:
-    """An error answer fails the poll once (logged with its reason only), then polling recovers."""
+    """Three error answers in a row make the printers unavailable (one line, its reason only); then it recovers."""
     await setup_entry(hass, recording_entry)
     recording.answers[path], good = answer, recording.answers[path]
     await poll(hass, freezer, 2)
+    assert state(hass, PRINTERS) == "3"
+    assert loud(caplog) == []
+    await poll(hass, freezer)
     assert state(hass, PRINTERS) == STATE_UNAVAILABLE
     assert state(hass, COMPLETED_TOTAL) == "0"
     errors = [r for r in loud(caplog) if r.levelno >= logging.ERROR]
@@ -542,7 +587,8 @@ async def test_recorded_marks_saved_when_poll_fails(
     recording.answers["jobs"] = recorded("03l_jobs_list_final.json")
     recording.answers["files"] = recorded("07a_error_printer_not_found.json")
     await setup_entry(hass, recording_entry)
-    assert state(hass, PRINTERS) == STATE_UNAVAILABLE
+    # One failed poll is not an outage: the stored fleet is shown.
+    assert state(hass, PRINTERS) == "3"
     await advance(hass, freezer, timedelta(seconds=SAVE_DELAY + 1))
     tracker = hass_storage[DOMAIN]["data"]["tracker"]
     assert tracker["job_mark"] == "2026-11-30T00:51:48"
@@ -631,7 +677,7 @@ async def test_ha_restart_printernizer_restarted_meanwhile(
     printernizer: PrinternizerSimulator,
     mock_config_entry: MockConfigEntry,
 ) -> None:
-    """An uptime below the stored hours after a restart is one app_start; later readings add nothing."""
+    """A start later than the stored one after a restart is one app_start; later readings add nothing."""
     await setup_entry(hass, mock_config_entry)
     await advance(hass, freezer, timedelta(hours=2))
     await poll(hass, freezer)
@@ -648,7 +694,32 @@ async def test_ha_restart_printernizer_restarted_meanwhile(
         "count": 1,
         "metadata": {"uptime_hours": {"1-24h": 1}},
     }
-    assert counts["printernizer_uptime_hours"] == 2
+    # Up 2 h 1 min before; the restart's 5 min and the 11 polls after it.
+    assert counts["printernizer_uptime_minutes"] == 121 + 5 + 11
+
+
+async def test_quick_printernizer_restart_is_quiet_and_counted(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    mock_config_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Down for 12 s between two polls: no warning or error, sensors available, one restart counted."""
+    await setup_entry(hass, mock_config_entry)
+    await poll(hass, freezer, 3)
+    await advance(hass, freezer, timedelta(seconds=2))
+    printernizer.available = False
+    await poll(hass, freezer)
+    printernizer.restart()
+    printernizer.available = True
+    await advance(hass, freezer, timedelta(seconds=12))
+    await poll(hass, freezer, 2)
+    assert loud(caplog) == []
+    assert all(state(hass, s) != STATE_UNAVAILABLE for s in our_sensors(hass))
+    counts = await today(hass)
+    assert counts["app_start"]["count"] == 1
+    assert counts["app_shutdown"]["count"] == 1
 
 
 # --- deployment mode --------------------------------------------------------------
@@ -703,7 +774,7 @@ async def test_deployment_mode_derived(
 # --- the simulator: request budget, rate limits, outages --------------------------
 
 
-@pytest.mark.parametrize(("history", "requests_made"), [(0, 126), (201, 246)])
+@pytest.mark.parametrize(("history", "requests_made"), [(0, 153), (201, 273)])
 async def test_poll_request_budget(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
@@ -712,7 +783,7 @@ async def test_poll_request_budget(
     history: int,
     requests_made: int,
 ) -> None:
-    """Thirty minutes of polling stay below 10 requests a minute, even with three pages of jobs and files."""
+    """Thirty minutes: 5.1 requests a minute (at most 6), 9.1 with three pages of jobs and files."""
     for _ in range(history):
         printernizer.add_job(status="completed")
         printernizer.add_file(status="downloaded")
@@ -723,35 +794,36 @@ async def test_poll_request_budget(
         await poll(hass, freezer)
 
     requests = printernizer.requests
-    # 4.2 and 8.2 a minute: health, one page each (three for a long history), slow reads.
+    # health, one page each (three for a long history), the uptime, and every
+    # ten minutes whether Printernizer shares itself.
     assert sum(requests.values()) == requests_made <= 10 * 30
     assert requests["/api/v1/health"] == 30
+    assert requests["/api/v1/system/info"] == 30
     # At most every ten minutes: at 10, 20 and 30 minutes after set-up.
-    assert requests["/api/v1/system/info"] == 3
     assert requests["/api/v1/usage-stats/status"] == 3
     assert sum((await export(hass))["totals"].values()) > 0
 
 
-async def test_uptime_hours_accumulate(
+async def test_uptime_minutes_are_printernizer_real_uptime(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     printernizer: PrinternizerSimulator,
     mock_config_entry: MockConfigEntry,
 ) -> None:
-    """Whole hours seen up count on today; the remainder rounds at unload; downtime is not counted."""
+    """Minutes up count per day, the time Home Assistant was stopped included; downtime is not."""
     await setup_entry(hass, mock_config_entry)
     for _ in range(21):
         await advance(hass, freezer, SLOW_POLL_INTERVAL)
-    assert (await today(hass))["printernizer_uptime_hours"] == 3
-    assert printernizer.requests["/api/v1/system/info"] == 22
+    assert (await today(hass))["printernizer_uptime_minutes"] == 210
 
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     await advance(hass, freezer, timedelta(hours=2))
     await setup_entry(hass, mock_config_entry)
-    assert (await today(hass))["printernizer_uptime_hours"] == 4
+    assert (await today(hass))["printernizer_uptime_minutes"] == 330
+    printernizer.available = False
     await advance(hass, freezer, SLOW_POLL_INTERVAL)
-    assert (await today(hass))["printernizer_uptime_hours"] == 4
+    assert (await today(hass))["printernizer_uptime_minutes"] == 330
 
 
 async def test_rate_limited_one_in_three(
@@ -767,7 +839,7 @@ async def test_rate_limited_one_in_three(
     printernizer.throttle_every = 3
     printernizer.opted_in = True
     await setup_entry(hass, mock_config_entry)
-    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is None
+    assert attributes(hass, SHARING)["printernizer_shares_too"] is None
     bambu = next(iter(printernizer.printers))
     job_id = ""
     for minute in range(10):
@@ -790,8 +862,7 @@ async def test_rate_limited_one_in_three(
         "file_downloaded": 1,
         "printer_disconnected": 1,
     }
-    assert export_data["tracker"]["uptime_hours"] == 0
-    assert hass.states.get(SHARING).attributes["printernizer_shares_too"] is True
+    assert attributes(hass, SHARING)["printernizer_shares_too"] is True
     assert state(hass, PRINTERS) == "3"
     assert loud(caplog) == []
     assert "rate limited" in caplog.text
@@ -839,9 +910,7 @@ async def test_weekly_counters_start_again_each_week(
     assert [
         state(hass, e) for e in (CREATED_WEEK, COMPLETED_WEEK, COMPLETED_TOTAL)
     ] == ["1", "1", "1"]
-    reset = dt_util.parse_datetime(
-        hass.states.get(COMPLETED_WEEK).attributes["last_reset"]
-    )
+    reset = dt_util.parse_datetime(attributes(hass, COMPLETED_WEEK)["last_reset"])
     assert reset is not None
 
     # Printernizer down: only the week timer can publish the new week.
@@ -850,9 +919,7 @@ async def test_weekly_counters_start_again_each_week(
     assert [
         state(hass, e) for e in (CREATED_WEEK, COMPLETED_WEEK, COMPLETED_TOTAL)
     ] == ["0", "0", "1"]
-    new_reset = dt_util.parse_datetime(
-        hass.states.get(COMPLETED_WEEK).attributes["last_reset"]
-    )
+    new_reset = dt_util.parse_datetime(attributes(hass, COMPLETED_WEEK)["last_reset"])
     assert new_reset == reset + timedelta(days=7)
 
     printernizer.available = True
@@ -939,7 +1006,7 @@ async def test_bus_events_kept_by_recorder_raise_repair(
         exclude_event_types={EVENT_PRINTERNIZER_STATS} if excluded else set()
     )
     with patch(
-        "custom_components.printernizer_stats.intake.get_instance",
+        "custom_components.printernizer_stats.recorded.get_instance",
         return_value=recorder,
     ):
         hass.bus.async_fire(EVENT_PRINTERNIZER_STATS, {"event_type": "app_start"})
@@ -972,3 +1039,55 @@ async def test_days_beyond_retention_pruned_at_start(
     assert list(export_data["counters_by_day"]) == ["2026-11-29"]
     assert export_data["totals"] == {"job_completed": 3}
     assert state(hass, COMPLETED_TOTAL) == "3"
+
+
+async def test_starved_by_another_client_raises_repair_until_reads_succeed(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ten polls in a row that Printernizer is too busy for raise a repair; it clears itself."""
+    caplog.set_level(logging.DEBUG, logger=LOGGERS[0])
+    await setup_entry(hass, recording_entry)
+    good = recording.answers["printers"]
+    recording.answers["printers"] = recorded("06a_rate_limit_429.json")
+    await poll(hass, freezer, 9)
+    assert issue_registry.async_get_issue(DOMAIN, "printernizer_busy") is None
+    await poll(hass, freezer)
+    issue = issue_registry.async_get_issue(DOMAIN, "printernizer_busy")
+    assert issue is not None
+    assert issue.translation_placeholders == {"polls": "10"}
+    assert state(hass, PRINTERS) == "3"
+    # The log says when the next read really is: the next poll, not Retry-After's 1 s.
+    assert "the next read is in 0:01:00" in caplog.text
+    assert loud(caplog) == []
+
+    recording.answers["printers"] = good
+    await poll(hass, freezer)
+    assert issue_registry.async_get_issue(DOMAIN, "printernizer_busy") is None
+    diagnostics_counts = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    assert diagnostics_counts.coordinator.starved == 0
+
+
+async def test_states_change_only_on_the_whole_minute(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """Events at exact seconds show on the next whole minute, with that minute as their time."""
+    await setup_entry(hass, recording_entry)
+    freezer.move_to("2026-11-30 00:53:17.123456+00:00")
+    hass.bus.async_fire(EVENT_PRINTERNIZER_STATS, {"event_type": "job_completed"})
+    await hass.async_block_till_done()
+    current = hass.states.get(COMPLETED_TOTAL)
+    assert current is not None
+    assert current.state == "0"
+    await next_minute(hass, freezer)
+    current = hass.states.get(COMPLETED_TOTAL)
+    assert current is not None
+    assert current.state == "1"
+    assert current.last_changed == dt_util.parse_datetime("2026-11-30 00:54:00+00:00")
+    assert current.last_updated == current.last_changed
