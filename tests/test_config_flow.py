@@ -476,7 +476,7 @@ async def test_options_flow_endpoint_errors(
     endpoint: str,
     error: str,
 ) -> None:
-    """A refused endpoint is shown on its field, the input kept; the emulator is never asked."""
+    """A refused endpoint is shown next to Submit (a base error), the input kept; the emulator is never asked."""
     mock_config_entry.add_to_hass(hass)
     result = await _options_form(hass, mock_config_entry)
     user_input = {CONF_SHARE: True, CONF_ENDPOINT: endpoint, CONF_API_KEY: API_KEY}
@@ -486,7 +486,7 @@ async def test_options_flow_endpoint_errors(
     )
 
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_ENDPOINT: error}
+    assert result["errors"] == {"base": error}
     assert _suggested(result, CONF_SHARE) is True
     assert _suggested(result, CONF_ENDPOINT) == endpoint
     assert mock_config_entry.options == entry_options
@@ -503,8 +503,8 @@ async def test_options_flow_endpoint_errors(
 @pytest.mark.parametrize(
     ("setup", "errors"),
     [
-        ("wrong_key", {CONF_API_KEY: "invalid_auth"}),
-        ("key_with_newline", {CONF_API_KEY: "invalid_auth"}),
+        ("wrong_key", {"base": "invalid_auth"}),
+        ("key_with_newline", {"base": "invalid_auth"}),
         ("service_down", {"base": "cannot_connect_service"}),
         ("nothing_listening", {"base": "cannot_connect_service"}),
     ],

@@ -240,6 +240,9 @@ class PrinternizerStatsOptionsFlow(OptionsFlow):
             ) or api_key != options.get(CONF_API_KEY, "")
             if not errors and changed and user_input[CONF_SHARE]:
                 errors = await _async_test_key(self.hass, endpoint, api_key)
+            # Shown next to Submit: a field error would sit below the long
+            # disclosure, out of sight.
+            errors = {"base": error for error in errors.values()}
             if not errors:
                 return self.async_create_entry(
                     data={
