@@ -17,8 +17,7 @@ from homeassistant.core import (
     State,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util.read_only_dict import ReadOnlyDict
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -31,6 +30,7 @@ from pytest_homeassistant_custom_component.syrupy import (
 )
 from syrupy.assertion import SnapshotAssertion
 from syrupy.types import SerializableData
+from yarl import URL
 
 from custom_components.printernizer_stats.consent import (
     CONF_CONSENT_DAY,
@@ -47,7 +47,15 @@ from custom_components.printernizer_stats.const import (
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import ENTRY_ID, advance, make_entry, opt_out, setup_entry
+from .conftest import (
+    ENTRY_ID,
+    advance,
+    make_entry,
+    next_minute,
+    opt_out,
+    publish,
+    setup_entry,
+)
 
 # Wednesday 02:00 in the test time zone (US/Pacific, UTC-8 in November).
 pytestmark = pytest.mark.freeze_time("2026-11-04 10:00:00+00:00")
@@ -134,19 +142,16 @@ def _state(hass: HomeAssistant, entity_id: str) -> str:
     return state.state
 
 
+def stats_service_origin(entry: MockConfigEntry) -> str:
+    """The origin of the entry's statistics service (as the sensor attribute shows it)."""
+    endpoint = URL(entry.options["endpoint"])
+    return f"{endpoint.scheme}://{endpoint.host}:{endpoint.port}"
+
+
 def _fire(hass: HomeAssistant, event_type: str, count: int = 1) -> None:
     """Push events over the bus, as Printernizer does."""
     for _ in range(count):
         hass.bus.async_fire(EVENT_PRINTERNIZER_STATS, {"event_type": event_type})
-
-
-def _week_timers(hass: HomeAssistant) -> int:
-    """How many week-start timers are scheduled."""
-    return sum(
-        1
-        for handle in hass.loop._scheduled  # type: ignore[attr-defined]
-        if not handle.cancelled() and "_async_new_week" in repr(handle)
-    )
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -172,7 +177,7 @@ async def test_all_entities(
     await hass.services.async_call(
         DOMAIN, SERVICE_SUBMIT_NOW, blocking=True, return_response=True
     )
-    await advance(hass, freezer, timedelta(seconds=1))
+    await next_minute(hass, freezer)
 
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
@@ -198,7 +203,7 @@ async def test_weekly_counters(
     for index, event_type in enumerate(WEEKLY, 1):
         _fire(hass, event_type, index)
     _fire(hass, "file_uploaded")
-    await advance(hass, freezer, timedelta(seconds=1))
+    await next_minute(hass, freezer)
 
     for index, entity_id in enumerate(WEEKLY.values(), 1):
         state = hass.states.get(entity_id)
@@ -223,12 +228,12 @@ async def test_weekly_rollover(
     _fire(hass, "job_completed", 2)
     printernizer.available = printernizer_up
     await advance(hass, freezer, timedelta(minutes=1, seconds=59))
-    assert _state(hass, PRINTERS) == ("3" if printernizer_up else STATE_UNAVAILABLE)
+    # One missed poll is no outage: the fleet is still shown.
+    assert _state(hass, PRINTERS) == "3"
     state = hass.states.get(entity_id)
     assert state is not None
     assert state.state == "2"
     assert state.attributes["last_reset"] == MONDAY
-    assert _week_timers(hass) == 1
 
     await advance(hass, freezer, timedelta(seconds=1))
 
@@ -237,10 +242,9 @@ async def test_weekly_rollover(
     assert state.state == "0"
     assert state.attributes["last_reset"] == NEXT_MONDAY
     assert _state(hass, JOBS_COMPLETED) == "2"
-    assert _week_timers(hass) == 1
 
     _fire(hass, "job_completed")
-    await advance(hass, freezer, timedelta(seconds=1))
+    await next_minute(hass, freezer)
     assert _state(hass, entity_id) == "1"
     assert _state(hass, JOBS_COMPLETED) == "3"
 
@@ -260,17 +264,23 @@ async def test_printers_follow_printernizer(
     assert "octoprint" not in state.attributes
 
     printernizer.available = False
-    await advance(hass, freezer, timedelta(seconds=61))
+    for _ in range(3):
+        await next_minute(hass, freezer)
+    # Three polls missed (the third one finished after its minute was shown).
+    assert _state(hass, PRINTERS) == "3"
+    await next_minute(hass, freezer)
+    # Three missed polls in a row: now it is unavailable.
     assert _state(hass, PRINTERS) == STATE_UNAVAILABLE
     for entity_id in (*WEEKLY.values(), JOBS_COMPLETED, SHARING_STATUS):
         assert _state(hass, entity_id) != STATE_UNAVAILABLE
     _fire(hass, "job_completed")
-    await advance(hass, freezer, timedelta(seconds=1))
+    await next_minute(hass, freezer)
     assert _state(hass, WEEKLY["job_completed"]) == "1"
 
     printernizer.available = True
     printernizer.add_printer("bambu_lab", "online")
-    await advance(hass, freezer, timedelta(seconds=61))
+    await advance(hass, freezer, timedelta(minutes=1))
+    await next_minute(hass, freezer)
     state = hass.states.get(PRINTERS)
     assert state is not None
     assert state.state == "4"
@@ -289,7 +299,8 @@ async def test_printers_unavailable_until_read(
     assert _state(hass, PRINTERS) == STATE_UNAVAILABLE
 
     printernizer.available = True
-    await advance(hass, freezer, timedelta(seconds=61))
+    await advance(hass, freezer, timedelta(minutes=1))
+    await next_minute(hass, freezer)
     assert _state(hass, PRINTERS) == "3"
 
 
@@ -318,7 +329,7 @@ async def test_sharing_status_follows_consent(
     assert state is not None
     assert state.state == status
     assert state.attributes["options"] == ["opted_in", "opted_out", "paused", "failing"]
-    assert state.attributes["pending_erasures"] == 0
+    assert state.attributes["pending_erasures"] == {}
     assert state.attributes["printernizer_shares_too"] is False
     assert _state(hass, LAST_SUBMISSION) == STATE_UNKNOWN
     expected = "2026-11-10T00:00:00+00:00" if status == "opted_in" else STATE_UNKNOWN
@@ -336,24 +347,28 @@ async def test_sharing_status_failing_and_erasures(
     """A failed send shows failing; an erasure the service has not confirmed is counted."""
     printernizer.opted_in = True
     entry = await setup_entry(hass, make_entry(printernizer_url, opted_in_options))
+    publish(hass)
     assert hass.states.get(SHARING_STATUS).attributes["printernizer_shares_too"] is True
     stats_service.fail_next(503)
-    with pytest.raises(HomeAssistantError, match="not delivered"):
-        await hass.services.async_call(
-            DOMAIN, SERVICE_SUBMIT_NOW, blocking=True, return_response=True
-        )
-    await advance(hass, freezer, timedelta(seconds=1))
+    answer = await hass.services.async_call(
+        DOMAIN, SERVICE_SUBMIT_NOW, blocking=True, return_response=True
+    )
+    assert answer is not None
+    assert (answer["submitted"], answer["reason"]) == (False, "retry_later")
+    await next_minute(hass, freezer)
     assert _state(hass, SHARING_STATUS) == "failing"
     assert _state(hass, NEXT_SUBMISSION) == "2026-11-04T11:00:00+00:00"
 
     stats_service.down = True
     await opt_out(hass, entry)
     await advance(hass, freezer, timedelta(minutes=1, seconds=1))
+    await next_minute(hass, freezer)
 
     state = hass.states.get(SHARING_STATUS)
     assert state is not None
     assert state.state == "opted_out"
-    assert state.attributes["pending_erasures"] == 1
+    service = str(stats_service_origin(entry))
+    assert state.attributes["pending_erasures"] == {service: 1}
     assert _state(hass, NEXT_SUBMISSION) == STATE_UNKNOWN
 
 
@@ -361,7 +376,7 @@ async def test_sharing_status_failing_and_erasures(
 async def test_burst_of_events(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    """1,000 bus events are all counted and cost at most two updates per sensor."""
+    """1,000 bus events are all counted and cost one update per sensor, on the whole minute."""
     changes: Counter[str] = Counter()
 
     @callback
@@ -377,16 +392,36 @@ async def test_burst_of_events(
     }
     for event_type, count in burst.items():
         _fire(hass, event_type, count)
-    await advance(hass, freezer, timedelta(seconds=1))
+    await next_minute(hass, freezer)
 
     for event_type, count in burst.items():
         assert _state(hass, WEEKLY[event_type]) == str(count)
     assert _state(hass, JOBS_COMPLETED) == "400"
-    assert changes
-    assert max(changes.values()) <= 2
+    assert set(changes.values()) == {1}
 
     await hass.services.async_call(
         DOMAIN, SERVICE_RECORD_EVENT, {"event_type": "job_completed"}, blocking=True
     )
-    await advance(hass, freezer, timedelta(seconds=1))
+    await next_minute(hass, freezer)
     assert _state(hass, JOBS_COMPLETED) == "401"
+
+
+async def test_device_links_to_printernizer_and_shows_its_release(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer: PrinternizerSimulator,
+    printernizer_url: str,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """The service device opens Printernizer's web interface and follows its release."""
+    device = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
+    assert device is not None
+    assert device.configuration_url == printernizer_url
+    assert device.sw_version == "2.42.0"
+
+    printernizer.version = "2.43.1"
+    await advance(hass, freezer, timedelta(minutes=1))
+    device = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
+    assert device is not None
+    assert device.sw_version == "2.43.1"

@@ -242,7 +242,9 @@ class PrinternizerStatsOptionsFlow(OptionsFlow):
                 errors = await _async_test_key(self.hass, endpoint, api_key)
             # Shown next to Submit: a field error would sit below the long
             # disclosure, out of sight.
-            errors = {"base": error for error in errors.values()}
+            errors = (
+                {"base": error} if (error := next(iter(errors.values()), None)) else {}
+            )
             if not errors:
                 return self.async_create_entry(
                     data={

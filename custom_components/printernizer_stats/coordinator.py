@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.hassio import is_hassio
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -241,6 +241,7 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
         if facts.app_version != health.version:
             facts.app_version = health.version
             self._storage.mark_dirty()
+            self._update_device(health.version)
         loop_now = self.hass.loop.time()
         if loop_now < self._busy_until:
             self._starving(None)
@@ -255,6 +256,18 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
         if self.starved:
             self.starved = 0
             ir.async_delete_issue(self.hass, DOMAIN, ISSUE_PRINTERNIZER_BUSY)
+
+    @callback
+    def _update_device(self, version: str) -> None:
+        """Show Printernizer's new release on the service device."""
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device(
+            identifiers={(DOMAIN, self.config_entry.entry_id)}
+        )
+        if device is not None:
+            registry.async_update_device(
+                device.id, sw_version=None if version == UNKNOWN else version
+            )
 
     def _starving(self, wait: timedelta | None) -> None:
         """A poll that read nothing because Printernizer was too busy for us."""

@@ -25,4 +25,7 @@ class PrinternizerStatsEntity(CoordinatorEntity[PrinternizerStatsCoordinator]):
             manufacturer="Printernizer",
             model="Usage statistics",
             name="Printernizer Usage Statistics",
+            # Printernizer's own web interface, and the release it runs.
+            configuration_url=coordinator.client.base_url,
+            sw_version=coordinator.data.printernizer_version,
         )
