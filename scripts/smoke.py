@@ -14,7 +14,9 @@ configuration folder, on free loopback ports:
    start again: it must come up;
 6. make the emulator refuse the key, ``submit_now``, find the re-authentication
    flow the integration started, enter ``dev-key``: ``reauth_successful``;
-7. stop, then check that the venv's packages did not change and host names
+7. stop, ``scripts/devctl skip-wait``, start: ``submit_now`` sends the waiting
+   report and the emulator stores it;
+8. stop, then check that the venv's packages did not change and host names
    still resolve.
 
 Fails on any log line with ``Detected that custom integration
@@ -412,11 +414,11 @@ class Smoke:
             raise SmokeError(f"icon route: HTTP {answer.status}, {len(body)} bytes")
         say(f"icon route answers brand/icon.png byte for byte ({len(body)} bytes)")
 
-    async def backdate(self) -> None:
-        """scripts/devctl backdate 2 while Home Assistant is stopped."""
+    async def devctl(self, *args: str) -> None:
+        """scripts/devctl (backdate, skip-wait) while Home Assistant is stopped."""
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "scripts/devctl.py", "backdate", "2"],
+            [sys.executable, "scripts/devctl.py", *args],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -424,7 +426,7 @@ class Smoke:
             check=False,
         )
         if result.returncode != 0:
-            raise SmokeError(f"devctl backdate: {result.stdout}{result.stderr}")
+            raise SmokeError(f"devctl {args[0]}: {result.stdout}{result.stderr}")
         say(result.stdout.strip())
 
     async def reauthenticate(self) -> None:
@@ -493,6 +495,30 @@ class Smoke:
         )
         say(f"the emulator received: {seen}")
 
+    async def send(self) -> None:
+        """After skip-wait, submit_now sends the waiting report and the service stores it."""
+        await self.until(
+            lambda: self._is(self.entry_state, "loaded"), 60, "the entry to load"
+        )
+        result = await self.ws(
+            {
+                "type": "call_service",
+                "domain": DOMAIN,
+                "service": "submit_now",
+                "service_data": {},
+                "return_response": True,
+            }
+        )
+        async with self.session.get(f"{self.emulator}/_control") as answer:
+            state = await answer.json()
+        if state["stored_reports"] != 1:
+            raise SmokeError(f"submit_now after skip-wait: {result}; emulator: {state}")
+        period = state["last_report"]["period"]
+        say(
+            f"submit_now sent the waiting report: stored by the emulator"
+            f" ({period['start'][:10]} to {period['end'][:10]})"
+        )
+
     async def run(self) -> None:
         """All the steps, timed."""
         timer = time.monotonic()
@@ -509,13 +535,14 @@ class Smoke:
                 await self.preview()
                 await self.icon()
                 await self.stop()
-                await self.backdate()
-                await self.start()
-                await self.api(
-                    "GET", "/api/"
-                )  # the same user and token after a restart
+                await self.devctl("backdate", "2")
+                await self.start()  # answers the API with the same user's token
                 say("started again: up, same user, entry kept")
                 await self.reauthenticate()
+                await self.stop()
+                await self.devctl("skip-wait")
+                await self.start()
+                await self.send()
                 await self.stop()
             finally:
                 if (develop := self.develop) is not None:  # failed: stop, keep the logs

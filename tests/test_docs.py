@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
+import importlib.util
 import json
+import os
 from pathlib import Path
 import re
+import socket
 import struct
+import subprocess
+import sys
 from typing import Any
 
 import aiohttp
@@ -245,3 +250,187 @@ async def test_localhost_resolves() -> None:
     finally:
         await resolver.close()
     assert found["host"] in ("127.0.0.1", "::1")
+
+
+# --- the development instance (scripts/develop, devctl, the loopback guard) ---
+
+SCRIPTS = ROOT / "scripts"
+
+
+def _script(name: str) -> Any:
+    """Import a module of scripts/ by file name."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_walks_through_the_development_tools() -> None:
+    """Every devctl command and developer script the README names exists."""
+    section = README.split("## Development")[1].split("## Licence")[0]
+    for name in ("develop", "test", "smoke", "devctl", "lint", "bench", "brand"):
+        assert f"scripts/{name}" in section
+        assert (SCRIPTS / name).stat().st_mode & 0o111, name
+    devctl = (SCRIPTS / "devctl.py").read_text(encoding="utf-8")
+    for command in re.findall(r"`scripts/devctl ([a-z-]+)", section):
+        assert f'"{command}"' in devctl, command
+    for step in ("Consent", "Preview", "A refused key", "Re-authenticate", "dev-key"):
+        assert step in section
+    develop = (SCRIPTS / "develop").read_text(encoding="utf-8")
+    assert "--skip-pip" in develop
+    assert (
+        "HA $ha_version: the integration's icon is not shown; it needs HA 2026.3+"
+        in develop
+    )
+    assert "the integration's icon is not shown; it needs HA 2026.3+" in section
+
+
+def test_dev_configuration_needs_no_internet() -> None:
+    """No default_config, cloud or discovery in the development configuration."""
+    config = (ROOT / "config/configuration.yaml").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^([a-z_]+):", config, re.MULTILINE))
+    assert not keys & {
+        "default_config",
+        "cloud",
+        "zeroconf",
+        "ssdp",
+        "dhcp",
+        "bluetooth",
+    }
+
+
+def test_ha_requirements_lists_what_the_configuration_needs(tmp_path: Path) -> None:
+    """The frontend is needed; what is installed at the right version is not listed."""
+    ha_requirements = _script("ha_requirements")
+    (tmp_path / "configuration.yaml").write_text("config:\nhistory:\n")
+    found = ha_requirements.requirements(tmp_path)
+    assert any(r.startswith("home-assistant-frontend==") for r in found)
+    assert "history" in ha_requirements.configured_domains(tmp_path)
+    assert ha_requirements.satisfied(f"pytest=={pytest.__version__}")
+    assert not ha_requirements.satisfied("pytest==0.0.1")
+    assert not ha_requirements.satisfied("no-such-package-here==1")
+    assert ha_requirements.satisfied('no-such-package-here==1; python_version < "3"')
+
+
+def test_loopback_guard_refuses_the_world() -> None:
+    """Connections, datagrams and look-ups leave 127.0.0.0/8 nowhere; loopback works."""
+    probe = f"""
+import asyncio, socket, sys
+sys.path.insert(0, {str(SCRIPTS)!r})
+import hass_loopback
+hass_loopback.install({{"localhost", "vm"}})
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen()
+client = socket.create_connection(server.getsockname(), timeout=2)
+for target in (("192.0.2.1", 80), ("8.8.8.8", 53)):
+    try:
+        socket.socket().connect(target)
+    except PermissionError:
+        pass
+    else:
+        raise SystemExit("connected to " + target[0])
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    udp.sendto(b"x", ("224.0.0.251", 5353))
+except PermissionError:
+    pass
+else:
+    raise SystemExit("sent a datagram")
+try:
+    socket.getaddrinfo("example.com", 443)
+except socket.gaierror:
+    pass
+else:
+    raise SystemExit("resolved example.com")
+assert socket.getaddrinfo("localhost", 80)
+import aiodns
+async def lookup():
+    resolver = aiodns.DNSResolver()
+    try:
+        await resolver.query("example.com", "A")
+    except aiodns.error.DNSError:
+        return
+    raise SystemExit("aiodns resolved example.com")
+asyncio.run(lookup())
+print("guarded")
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "guarded", result.stderr
+    assert "refused a connection to 192.0.2.1" in result.stderr
+    assert "refused a name lookup of 'example.com'" in result.stderr
+    guard = _script("hass_loopback")
+    assert guard.is_loopback("127.8.9.1")
+    assert guard.is_loopback("::ffff:127.0.0.1")
+    assert not guard.is_loopback("10.0.0.1")
+    hosts = ROOT / "config/configuration.yaml"  # any file: no loopback lines
+    assert guard.loopback_names(hosts) == {"localhost"}
+
+
+def _dev_config(tmp_path: Path, consent_day: str = "2026-12-06") -> Path:
+    storage = tmp_path / ".storage"
+    storage.mkdir(parents=True)
+    entry = {
+        "domain": DOMAIN,
+        "options": {"share_statistics": True, "consent_day": consent_day},
+    }
+    entries = {"version": 1, "data": {"entries": [{"domain": "sun"}, entry]}}
+    (storage / "core.config_entries").write_text(json.dumps(entries))
+    delivery = {
+        "first_seen": "2026-12-07",
+        "last_request": "2026-12-06T10:00:00+00:00",
+        "not_before": None,
+        "pending": {"next_attempt": "2026-12-06T11:00:00+00:00"},
+    }
+    (storage / DOMAIN).write_text(json.dumps({"data": {"delivery": delivery}}))
+    (tmp_path / "packages").mkdir()
+    (tmp_path / "packages/http.yaml").write_text("http:\n  server_port: 1\n")
+    return tmp_path
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_devctl_backdate_and_skip_wait(tmp_path: Path) -> None:
+    """backdate moves the consent and the first day; skip-wait forgets the hour."""
+    devctl = _script("devctl")
+    config = _dev_config(tmp_path)
+    message = devctl.backdate(config, 2)
+    assert message.startswith("consent_day 2026-12-06 -> 2026-12-04")
+    entries = json.loads((config / ".storage/core.config_entries").read_text())
+    assert entries["data"]["entries"][1]["options"]["consent_day"] == "2026-12-04"
+    assert entries["data"]["entries"][0] == {"domain": "sun"}
+    delivery = json.loads((config / f".storage/{DOMAIN}").read_text())["data"][
+        "delivery"
+    ]
+    assert delivery["first_seen"] == "2026-12-05"
+    assert "forgot last_request" in devctl.skip_wait(config)
+    delivery = json.loads((config / f".storage/{DOMAIN}").read_text())["data"][
+        "delivery"
+    ]
+    assert delivery["last_request"] is None
+    assert delivery["pending"]["next_attempt"] != "2026-12-06T11:00:00+00:00"
+    with pytest.raises(SystemExit, match="days >= 1"):
+        devctl.backdate(config, 0)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_devctl_refuses_while_home_assistant_runs(tmp_path: Path) -> None:
+    """A live pid file or a listener on Home Assistant's port stops backdate."""
+    devctl = _script("devctl")
+    config = _dev_config(tmp_path)
+    (config / ".develop.pid").write_text(str(os.getpid()))
+    with pytest.raises(SystemExit, match="stop Home Assistant first"):
+        devctl.backdate(config, 2)
+    (config / ".develop.pid").unlink()
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        (config / "packages/http.yaml").write_text(f"http:\n  server_port: {port}\n")
+        assert devctl.running(config) == f"something listens on 127.0.0.1:{port}"
+        with pytest.raises(SystemExit, match="stop Home Assistant first"):
+            devctl.skip_wait(config)
+    assert devctl.running(config) is None
+    with pytest.raises(SystemExit, match="does not share"):
+        devctl.backdate(_dev_config(tmp_path / "off", consent_day=""), 2)

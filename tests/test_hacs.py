@@ -140,3 +140,22 @@ def test_core_domain_is_refused(repo: Path) -> None:
     )
     results = hacs_check.run(repo)
     assert results["core_domain_override"] == "sun is a Home Assistant core integration"
+
+
+def test_workflows_use_node_24_actions() -> None:
+    """checkout@v5 and setup-python@v6 (Node 24); HACS and hassfest validate on push."""
+    workflows = ROOT / ".github/workflows"
+    uses = {
+        line.split("uses:", 1)[1].strip()
+        for path in workflows.glob("*.yaml")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "uses:" in line
+    }
+    assert "actions/checkout@v5" in uses
+    assert "actions/setup-python@v6" in uses
+    assert {"hacs/action@main", "home-assistant/actions/hassfest@master"} <= uses
+    assert not [
+        u
+        for u in uses
+        if u.startswith(("actions/checkout@v4", "actions/setup-python@v5"))
+    ]
