@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
@@ -54,10 +53,11 @@ async def _opted_in_with_pending_report(
         )
     await hass.async_block_till_done()
     stats_service.fail_next(503)
-    with pytest.raises(HomeAssistantError):
-        await hass.services.async_call(
-            DOMAIN, SERVICE_SUBMIT_NOW, blocking=True, return_response=True
-        )
+    answer = await hass.services.async_call(
+        DOMAIN, SERVICE_SUBMIT_NOW, blocking=True, return_response=True
+    )
+    assert answer is not None
+    assert answer["reason"] == "retry_later"
     return entry
 
 
@@ -111,13 +111,13 @@ async def test_entry_diagnostics_redacted(
         "API key": API_KEY,
         "endpoint": entry.options[CONF_ENDPOINT],
     }
-    for index, sid in enumerate(entry.data["service_ids"]):
-        secrets[f"service id {index}"] = sid
+    for index, sent in enumerate(entry.data["service_ids"]):
+        secrets[f"service id {index}"] = sent["installation_id"]
     if delete:
         assert delivery["pending"] is None
-        assert [e["installation_id"] for e in delivery["erasures"]] == list(
-            entry.data["service_ids"]
-        )
+        assert [e["installation_id"] for e in delivery["erasures"]] == [
+            sent["installation_id"] for sent in entry.data["service_ids"]
+        ]
     else:
         secrets["idempotency key"] = delivery["pending"]["idempotency_key"]
     assert all(secrets.values())
@@ -129,6 +129,9 @@ async def test_entry_diagnostics_redacted(
     for text_seen in ("127.0.0.1", "customer_name", "Jane"):
         assert text_seen not in text
     assert diagnostics["entry"]["data"]["service_ids"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["service_keys"] == "**REDACTED**"
+    erasures = diagnostics["submission"]["pending_erasures"]
+    assert [e["service"] for e in erasures] == (["**REDACTED**"] if delete else [])
     assert diagnostics["entry"]["options"][CONF_API_KEY] == "**REDACTED**"
 
 
