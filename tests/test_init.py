@@ -10,7 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.printernizer_stats.const import DOMAIN, EVENT_PRINTERNIZER_STATS
 from simulator.printernizer import PrinternizerSimulator
 
-from .conftest import setup_entry
+from .conftest import publish, setup_entry
 
 pytestmark = pytest.mark.freeze_time("2026-11-04 10:00:00+00:00")
 
@@ -58,6 +58,7 @@ async def test_setup_while_printernizer_down(
     )
     hass.bus.async_fire(EVENT_PRINTERNIZER_STATS, {"event_type": "job_completed"})
     await hass.async_block_till_done()
+    publish(hass)
     assert (
         hass.states.get("sensor.printernizer_usage_statistics_jobs_completed").state
         == "1"
