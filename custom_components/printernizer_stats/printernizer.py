@@ -12,10 +12,10 @@ item, and only an answer that is not what was asked for costs the poll.
 
 * Size before parsing: decoding a 60 MB page blocks the loop for seconds, so
   a body is read only up to `MAX_RESPONSE_BYTES` (a real page of 100 jobs
-  with long names is about 130 kB), never decompressed, and decoded here.
-* A page keeps at most `PAGE_LIMIT` items. An item without an object, a
-  usable id or a status string is skipped: without a status a job could flip
-  between garbage and `completed` and be counted as completed each time.
+  with long names is 80-130 kB), never decompressed, and decoded here.
+* A page keeps at most `PAGE_LIMIT` items. An entry that is not an object or
+  has no usable id or no status string is skipped: without a status a job
+  could flip between garbage and `completed` and be counted each time.
 * A number outside its field's plausible range, or a time outside
   `MIN_YEAR`..`MAX_YEAR`, becomes None and the item stays: a job whose
   `created_at` cannot be read is never counted as new (tracker.py), while
@@ -57,8 +57,8 @@ from .vocabulary import (
 PAGE_LIMIT: Final = 100
 MAX_PAGES: Final = 3
 LISTINGS: Final = ("printers", "jobs", "files")
-# Eight times a real 100-job page with long names (about 130 kB); decoded
-# in a few milliseconds.
+# Eight times a real 100-job page with long names (80-130 kB), and still
+# decoded in a few milliseconds.
 MAX_RESPONSE_BYTES: Final = 1024 * 1024
 MAX_ID_LENGTH: Final = 1024
 MAX_WORD_LENGTH: Final = 64
@@ -230,11 +230,12 @@ def parse_time(value: object) -> datetime | None:
 class Discarded:
     """What reads left out, counted; never the items or values themselves.
 
-    `skipped`, per listing (`printers`, `jobs`, `files`): items that were not
-    an object, had no usable id or no status string, or came after
-    PAGE_LIMIT items on a page. `values_dropped`: single values that were
+    `skipped`, per listing (`printers`, `jobs`, `files`): entries that were
+    not an object, had no usable id or no status string, or came after
+    PAGE_LIMIT entries on a page. `values_dropped`: single values that were
     there (not null) but unusable, their item kept: a time or number out of
     its range or unreadable (durations, sizes, uptime), a printer id.
+    Counted at every read: an item that stays bad counts again each poll.
     """
 
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LISTINGS, 0))
