@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import date
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from fractions import Fraction
+import ipaddress
 import re
 import time
 from types import MappingProxyType
-from typing import cast
+from typing import NamedTuple, cast
 
 from hypothesis import example, given, settings, strategies as st
 import pytest
 
-from custom_components.printernizer_stats import error_types, vocabulary
+from custom_components.printernizer_stats import error_types, privacy, vocabulary
 from custom_components.printernizer_stats.error_types import ERROR_TYPES
 from custom_components.printernizer_stats.privacy import (
     ALLOWLIST,
@@ -97,10 +99,13 @@ EVENT_FOR_KEY = {key: event_type for event_type, key in reversed(ALL_PAIRS)}
 FALLBACKS = {"app_version": UNKNOWN, "error_type": OTHER}
 ERROR_WORDS = frozenset(ERROR_TYPES)
 FOLDED_ERROR_WORDS = frozenset(word.lower() for word in ERROR_TYPES)
-# Independent oracle for a release number, written from the specification.
+# Independent oracle for a release number, written from the specification:
+# major 0-9, minor 0-999, patch 0-9, pre-release number 0-99, no leading zeros.
 RELEASE_ORACLE = re.compile(
-    r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,4})?((a|b|rc|\.dev)[0-9]{1,3})?"
+    r"[0-9]\.(0|[1-9][0-9]{0,2})\.[0-9]((a|b|rc|\.dev)(0|[1-9][0-9]?))?"
 )
+# Personal data shaped like a release (issue 15): each passed the old pattern.
+RELEASE_SHAPED = ["19.07.1985", "555.123.4567", "192.168.178", "030.123.4567"]
 # Person-shaped words an error kind once could be (each passed the old pattern).
 PERSON_SHAPED = [
     "JohnSmithError",
@@ -519,12 +524,17 @@ def test_boolean_rejects(value: object) -> None:
         ("2.42.0-dirty", "2.42.0"),
         ("2.42.0-3-g1a2b3c4-dirty", "2.42.0"),
         (" 2.42.0\n", "2.42.0"),
-        ("2.42", "2.42"),
+        ("2.41.7", "2.41.7"),
+        ("2.4.0", "2.4.0"),
+        ("1.1.0", "1.1.0"),
+        ("0.0.0", "0.0.0"),
         ("2.8.0rc1", "2.8.0rc1"),
         ("2.8.0a3", "2.8.0a3"),
         ("2.8.0b12", "2.8.0b12"),
         ("2.8.0.dev1", "2.8.0.dev1"),
-        ("999.999.9999", "999.999.9999"),
+        ("2.8.0rc0", "2.8.0rc0"),
+        ("9.999.9rc99", "9.999.9rc99"),
+        ("v9.999.9.dev99-12345-g1a2b3c4-dirty", "9.999.9.dev99"),
         (HostileStr("2.42.0"), "2.42.0"),
         (UNKNOWN, UNKNOWN),
     ],
@@ -551,6 +561,25 @@ def test_app_version_accepts(value: str, expected: str) -> None:
         "2.42.0-3-gXYZ",
         "2.42.0-dirty-3-g1a2b3c4",
         "1234.1.1",
+        "2.42",
+        "0.0",
+        "999.999.9999",
+        "10.0.0",
+        "2.1000.0",
+        "2.42.10",
+        "2.8.0rc100",
+        "2.8.0rc01",
+        "02.42.0",
+        "2.042.0",
+        "2.42.00",
+        "1.1.1985",
+        "12.31.99",
+        "7.3.85",
+        "3.7.15",
+        "15.3.7",
+        "10.0.0-3-g1a2b3c4",
+        "v192.168.178-dirty",
+        *RELEASE_SHAPED,
         "2.7.0rc1234",
         "2.7.0" + "0" * 20,
         "\u0662.\u0667.\u0660",
@@ -568,12 +597,67 @@ def test_app_version_refuses(value: object) -> None:
     assert _clean_one("app_version", value, strict=True) == _refused("app_version")
 
 
-def test_app_version_scrubbed_release() -> None:
-    """A release-shaped value that looks like a serial is refused rather than kept."""
-    assert RELEASE_ORACLE.fullmatch("999.999.9999rc999")
+@pytest.mark.parametrize("value", RELEASE_SHAPED)
+def test_app_version_never_keeps_personal_shapes(value: str) -> None:
+    """A birth date, phone numbers and a subnet shaped like releases are never kept (issue 15).
+
+    On every path: the release itself, a bus event (today's fallback
+    `unknown`), the record_event action (refused), a stored counter name and
+    the version read from Printernizer's /health.
+    """
+    assert release(value) is None
+    assert clean_event("app_start", {"app_version": value}) == (
+        CleanEvent("app_start", {"app_version": UNKNOWN}),
+        (),
+    )
+    assert _clean_one("app_version", value, strict=True) == _refused("app_version")
+    assert clean_value("app_start", "app_version", value) == UNKNOWN
+    assert clean_app_version(value) == UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2.42.0", "2.42.0"), ("2.41.7", "2.41.7"), ("2.42.0-3-g1a2b3c4", "2.42.0")],
+)
+def test_app_version_keeps_real_releases(value: str, expected: str) -> None:
+    """Printernizer's real releases are still kept, on every path."""
+    assert release(value) == expected
+    assert clean_event("app_start", {"app_version": value}) == (
+        CleanEvent("app_start", {"app_version": expected}),
+        (),
+    )
+    assert _clean_one("app_version", value, strict=True) == (expected, ())
+    assert clean_value("app_start", "app_version", value) == expected
+    assert clean_app_version(value) == expected
+
+
+def test_app_version_scrubbed_release(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bounds refuse what the scrubber used to catch; the scrubber still has the last word."""
     assert sensitive_category("999.999.9999rc999") == "serial"
     assert release("999.999.9999rc999") is None
     assert clean_app_version("999.999.9999rc999") == UNKNOWN
+    # No release within the bounds looks sensitive (see the test below and
+    # the property tests), so a scrubber that objects is simulated.
+    monkeypatch.setattr(privacy, "sensitive_category", lambda value: "serial")
+    assert release("2.42.0") is None
+
+
+def test_app_version_bounded_releases_all_kept() -> None:
+    """Every minor with the longest other parts, and every major and patch, is kept as is.
+
+    So the scrubber never objects to a release within the bounds.
+    """
+    releases = [
+        f"9.{minor}.9{pre}"
+        for minor in range(1000)
+        for pre in ("", "a99", "b99", "rc99", ".dev99")
+    ]
+    releases += [
+        f"{major}.999.{patch}rc99" for major in range(10) for patch in range(10)
+    ]
+    for text in releases:
+        assert RELEASE_ORACLE.fullmatch(text)
+        assert release(text) == text
 
 
 @settings(max_examples=100, deadline=None)
@@ -607,6 +691,98 @@ def test_app_version_property(value: str) -> None:
     # Stored results are accepted unchanged on the way back in.
     assert clean_value("app_start", "app_version", lenient) == lenient
     assert _clean_one("app_version", lenient, strict=True) == (lenient, ())
+
+
+class Shaped(NamedTuple):
+    """Personal data written like a release, and whether it may pass as one.
+
+    `passable` comes from how the value was made, not from the bounds: a
+    date only with a one-digit year, an IPv4 prefix only of a public network.
+    """
+
+    kind: str
+    text: str
+    passable: bool
+
+
+def _digits(value: int, padded: bool, width: int = 2) -> str:
+    """A number as people write it, with or without leading zeros."""
+    return f"{value:0{width}d}" if padded else str(value)
+
+
+@st.composite
+def _dates(draw: st.DrawFn) -> Shaped:
+    """Any day of 1900-2100 in d.m.y, m.d.y or y.m.d order, with 4-, 2- or 1-digit years."""
+    day = draw(st.dates(date(1900, 1, 1), date(2100, 12, 31)))
+    padded = draw(st.booleans())
+    year_form = draw(st.sampled_from(["yyyy", "yy", "y"]))
+    year = {
+        "yyyy": f"{day.year:04d}",
+        "yy": f"{day.year % 100:02d}",
+        "y": str(day.year % 100),
+    }[year_form]
+    d, m = _digits(day.day, padded), _digits(day.month, padded)
+    order = draw(st.sampled_from([(d, m, year), (m, d, year), (year, m, d)]))
+    # "5" for 2005 or "85" for 1985: only a one-digit year reads like a release.
+    return Shaped("date", ".".join(order), len(year) == 1)
+
+
+@st.composite
+def _phones(draw: st.DrawFn) -> Shaped:
+    """Dotted phone-number groups of 3-3-4, 2-3-4 or 3-4 digits, leading zeros included."""
+    lengths = draw(st.sampled_from([(3, 3, 4), (2, 3, 4), (3, 4)]))
+    groups = [draw(st.text("0123456789", min_size=n, max_size=n)) for n in lengths]
+    return Shaped("phone", ".".join(groups), False)
+
+
+@st.composite
+def _ipv4_prefixes(draw: st.DrawFn) -> Shaped:
+    """The first three octets a.b.c of an address, a in 1-255, maybe zero-padded."""
+    octets = [draw(st.integers(1, 255)), draw(st.integers(0, 255))]
+    octets.append(draw(st.integers(0, 255)))
+    padded = draw(st.booleans())
+    text = ".".join(_digits(octet, padded, 3) for octet in octets)
+    network = ipaddress.ip_network("{}.{}.{}.0/24".format(*octets))
+    return Shaped("ipv4", text, network.is_global)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    shaped=st.one_of(_dates(), _phones(), _ipv4_prefixes()),
+    prefix=st.sampled_from(["", "v"]),
+    suffix=st.sampled_from(["", "-dirty", "-3-g1a2b3c4"]),
+)
+@example(Shaped("date", "19.07.1985", False), "", "")
+@example(Shaped("date", "19.7.85", False), "", "")
+@example(Shaped("date", "12.31.99", False), "", "")
+@example(Shaped("date", "1.1.1985", False), "", "")
+@example(Shaped("date", "7.3.5", True), "", "")
+@example(Shaped("phone", "555.123.4567", False), "", "")
+@example(Shaped("phone", "030.123.4567", False), "", "")
+@example(Shaped("ipv4", "192.168.178", False), "", "")
+@example(Shaped("ipv4", "10.0.0", False), "v", "-dirty")
+@example(Shaped("ipv4", "8.8.8", True), "", "")
+def test_app_version_property_personal_shapes(
+    shaped: Shaped, prefix: str, suffix: str
+) -> None:
+    """Dates, phone numbers and IPv4 prefixes are refused unless they are a plausible release.
+
+    Whatever release() returns fits the bounds (major 0-9, minor 0-999,
+    patch 0-9, no leading zeros). What can still pass, and is fine because it
+    cannot be told from a real release:
+    * a date whose year is written with one digit (`7.3.5`, 2005-03-07);
+    * the prefix of a public network with a first and third octet of 0-9
+      (`8.8.8`), as `2.42.0` is itself the prefix of 2.42.0.0/24.
+    No date with a two- or four-digit year, no phone number in these shapes
+    and no prefix of a private, shared (CGNAT), loopback or link-local
+    network passes, in any order, with or without leading zeros.
+    """
+    found = release(f"{prefix}{shaped.text}{suffix}")
+    assert found is None or RELEASE_ORACLE.fullmatch(found)
+    assert found is None or shaped.passable
+    # The converse: nothing release-shaped within the bounds is refused.
+    assert (found is not None) == bool(RELEASE_ORACLE.fullmatch(shaped.text))
+    assert clean_app_version(shaped.text) == (found or UNKNOWN)
 
 
 def test_app_version_memo_stays_correct() -> None:

@@ -14,7 +14,7 @@ as-is. Two modes share one allowlist:
 A refusal names an allowlisted key or a position ("metadata key 3 of 5"),
 never the caller's own text.
 
-About 480 lines, most of them the allowlist table and the readers that
+About 530 lines, most of them the allowlist table and the readers that
 never let a caller's object run code; splitting them would separate each
 rule from the check that enforces it.
 """
@@ -57,14 +57,43 @@ _DURATION_BOUNDS: Final = (15, 60, 3 * 60, 8 * 60, 24 * 60)
 _SIZE_BOUNDS: Final = (1_000_000, 10_000_000, 100_000_000)
 _UPTIME_BOUNDS: Final = (1, 24, 7 * 24)
 
+# Inclusive upper bounds of a release number's parts. A version string is an
+# open field that Printernizer (or anyone on the bus) fills in, so its shape
+# alone must not be able to carry a birth date, a phone number or a network:
+# * major 0-9: no IPv4 prefix of a private (10/8, 172.16/12, 192.168/16),
+#   CGNAT (100.64/10), loopback (127/8) or link-local (169.254/16) network, no
+#   year-first date with a two-digit year and no phone group of two or three
+#   digits fits;
+# * patch 0-9: no day-month-year or month-day-year date with a two-digit year
+#   fits (10-99 are too big, 00-09 have a leading zero), nor a four-digit year;
+# * minor 0-999: Printernizer raises it quickly (2.6 in November 2025, 2.42 in
+#   2026), and alone it carries no date, number or address;
+# * pre-release number 0-99 (rc1, b12, .dev3).
+# No part may have a leading zero ("030", "07"), and all three parts are
+# needed: a bare "7.3" could be a birthday. The application releases of
+# Printernizer seen so far (1.0.0 to 2.42.0) all fit, none with a patch above
+# 9; a 10.0.0 or an x.y.10 would count as `unknown` until the bounds are raised.
+RELEASE_MAJOR_MAX: Final = 9
+RELEASE_MINOR_MAX: Final = 999
+RELEASE_PATCH_MAX: Final = 9
+RELEASE_PRE_MAX: Final = 99
+# Digits without a leading zero; the length limit keeps int() cheap, the
+# bounds above decide.
+_PART: Final = r"(?:0|[1-9][0-9]{0,3})"
 # A release ("2.42.0", "2.8.0rc1"), optionally as `git describe` prints it
 # for a source install ("2.42.0-3-g1a2b3c4", "2.42.0-dirty"): the release is kept.
 _RELEASE: Final = (
-    r"[0-9]{1,3}\.[0-9]{1,3}(?:\.[0-9]{1,4})?(?:(?:a|b|rc|\.dev)[0-9]{1,3})?"
+    rf"(?P<major>{_PART})\.(?P<minor>{_PART})\.(?P<patch>{_PART})"
+    rf"(?:(?:a|b|rc|\.dev)(?P<pre>{_PART}))?"
 )
-_RELEASE_RE: Final = re.compile(_RELEASE)
 _DESCRIBE_RE: Final = re.compile(
     rf"v?(?P<release>{_RELEASE})(?:-[0-9]{{1,5}}-g[0-9a-f]{{4,40}})?(?:-dirty)?"
+)
+_RELEASE_BOUNDS: Final = (
+    ("major", RELEASE_MAJOR_MAX),
+    ("minor", RELEASE_MINOR_MAX),
+    ("patch", RELEASE_PATCH_MAX),
+    ("pre", RELEASE_PRE_MAX),
 )
 
 
@@ -194,7 +223,14 @@ def release(value: object) -> str | None:
     """The release number in a version string, or None when there is none.
 
     `2.42.0`, `v2.42.0`, `2.42.0-3-g1a2b3c4` and `2.42.0-dirty` give `2.42.0`;
-    a bare commit hash or anything else gives None.
+    a bare commit hash, a part with a leading zero or beyond its bound
+    (RELEASE_*_MAX), or anything else gives None. So `19.07.1985`,
+    `555.123.4567`, `192.168.178` and `030.123.4567` are never kept.
+
+    What still passes is anything that is itself a plausible release: a date
+    whose year is written with one digit (`7.3.5`), or the IPv4 prefix of a
+    public network such as `8.8.8`, cannot be told from release 7.3.5 or
+    8.8.8, just as `2.42.0` is itself the prefix of 2.42.0.0/24.
     """
     text = _as_str(value)
     if text is None or len(text) > MAX_VALUE_LENGTH:
@@ -202,6 +238,10 @@ def release(value: object) -> str | None:
     match = _DESCRIBE_RE.fullmatch(text.strip())
     if match is None:
         return None
+    for part, maximum in _RELEASE_BOUNDS:
+        number = match.group(part)
+        if number is not None and int(number) > maximum:
+            return None
     found = match.group("release")
     # Belt and braces: a release number can never look personal.
     return found if sensitive_category(found) is None else None
