@@ -1,23 +1,25 @@
-"""The statistics-service client against the service's emulator, stubs and broken servers on 127.0.0.1."""
+"""The statistics-service client against the service's emulator, stubs and broken servers on 127.0.0.1, and a fake remote service."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 import json
 import socket
 import traceback
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 import uuid
 
 import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.test_utils import TestServer
+from hypothesis import given, settings, strategies as st
 import pytest
 from yarl import URL
 
@@ -43,6 +45,7 @@ from custom_components.printernizer_stats.stats_api import (
     Accepted,
     StatsServiceClient,
     deletion_url,
+    is_local_host,
     parse_retry_after,
     validate_endpoint,
 )
@@ -404,6 +407,27 @@ def test_deletion_url_refuses_insecure_endpoint() -> None:
         ("Mon, 30 Nov 2026 13:00:00 -0000", NOW, timedelta(hours=1)),
         ("Mon, 30 Nov 2026 13:00:00 GMT", NOW.replace(tzinfo=None), timedelta(hours=1)),
         ("Mon, 99 Nov 2026 13:00:00 GMT", NOW, None),
+        ("Mon, 01 Jan 0001 00:00:00 GMT", NOW, timedelta(0)),
+        ("Mon, 01 Jan 0001 00:00:00 +0100", NOW, timedelta(0)),
+        ("Mon, 01 Jan 0001 00:00:00 +0100", NOW.replace(tzinfo=None), timedelta(0)),
+        ("Fri, 31 Dec 9999 23:59:59 -0100", NOW, MAX_RETRY_AFTER),
+        ("Fri, 31 Dec 9999 23:59:59 -2359", NOW, MAX_RETRY_AFTER),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", datetime.min, MAX_RETRY_AFTER),
+        (
+            "Mon, 01 Jan 0001 00:00:00 GMT",
+            datetime.max.replace(tzinfo=UTC),
+            timedelta(0),
+        ),
+        ("Mon, 30 Nov 99999 13:00:00 GMT", NOW, None),
+        ("Mon, 30 Nov 10000000000000000000000 13:00:00 GMT", NOW, None),
+        ("Mon, 30 Nov 2026 13:00:00 +9999", NOW, None),
+        ("Mon, 30 Nov 2026 13:00:00 +99999999999999999999", NOW, None),
+        ("Mon, 30 Nov 2026 99:99:99 GMT", NOW, None),
+        ("9" * 40, NOW, MAX_RETRY_AFTER),
+        ("0000001", NOW, timedelta(seconds=1)),
+        ("1e9", NOW, None),
+        ("+5", NOW, None),
+        ("\uff11\uff12", NOW, None),
     ],
 )
 def test_parse_retry_after_forms(
@@ -411,6 +435,32 @@ def test_parse_retry_after_forms(
 ) -> None:
     """Seconds or an HTTP date; nonsense gives None; the result stays within [0, 7 days]."""
     assert parse_retry_after(value, now) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.text(max_size=60)
+    | st.text("0123456789", min_size=1, max_size=400)
+    | st.from_regex(
+        r"(Mon|Fri), [0-9]{1,3} (Jan|Nov|Dec) -?[0-9]{1,25} [0-9]{1,3}:[0-9]{1,3}:[0-9]{1,3}"
+        r" (GMT|UTC|[+-][0-9]{1,22})",
+        fullmatch=True,
+    ),
+    now=st.datetimes(
+        timezones=st.none()
+        | st.sampled_from(
+            [
+                UTC,
+                timezone(timedelta(hours=23, minutes=59)),
+                timezone(-timedelta(hours=23, minutes=59)),
+            ]
+        )
+    ),
+)
+def test_parse_retry_after_never_raises(value: str, now: datetime) -> None:
+    """Any header and any clock, even year 1 or 9999: no OverflowError, a pause within [0, 7 days] or None."""
+    wait = parse_retry_after(value, now)
+    assert wait is None or timedelta(0) <= wait <= MAX_RETRY_AFTER
 
 
 # --- submit, against the emulator of the real service -------------------------------
@@ -711,132 +761,6 @@ async def test_submit_rate_limited_retry_after_date(
     assert timedelta(hours=2) - timedelta(seconds=5) <= wait <= timedelta(hours=2)
 
 
-@pytest.mark.parametrize("status", [307, 308])
-async def test_submit_redirect_same_origin(
-    session: aiohttp.ClientSession, stub: Stub, stub_url: URL, status: int
-) -> None:
-    """A 307/308 on the same origin re-posts the same body with the same headers, key included."""
-    stub.routes["/submit"] = reply(status, headers={"Location": "/v2/submit"})
-    accepted = await client_for(session, stub_url).submit(
-        REPORT, idempotency_key=IDEMPOTENCY_KEY
-    )
-    assert accepted.submission_id == "42"
-    first, second = stub.seen
-    assert (second.method, second.path, second.body) == ("POST", "/v2/submit", REPORT)
-    for name in ("X-API-Key", "Idempotency-Key", "User-Agent", "Content-Type"):
-        assert second.headers[name] == first.headers[name]
-
-
-async def test_submit_redirect_to_other_origin_drops_key(
-    session: aiohttp.ClientSession,
-    stub: Stub,
-    stub_url: URL,
-    stats_endpoint: str,
-    stats_service: StatsServiceEmulator,
-) -> None:
-    """The API key never follows a redirect to another origin (the service then answers 403)."""
-    stub.routes["/submit"] = reply(307, headers={"Location": stats_endpoint})
-    with pytest.raises(AuthFailedError) as raised:
-        await client_for(session, stub_url).submit(
-            REPORT, idempotency_key=IDEMPOTENCY_KEY
-        )
-    assert raised.value.status == 403
-    assert [status for _, _, status in stats_service.log] == [403]
-    assert stats_service.submissions == []
-
-
-async def test_submit_redirect_to_other_origin_keeps_the_rest(
-    session: aiohttp.ClientSession, stub: Stub, stub_url: URL, servers: list[TestServer]
-) -> None:
-    """Another origin gets the body and the Idempotency-Key, never the key."""
-    other = Stub()
-    other_server = await serve(other.app())
-    servers.append(other_server)
-    target = str(other_server.make_url("/submit"))
-    stub.routes["/submit"] = reply(308, headers={"Location": target})
-    accepted = await client_for(session, stub_url).submit(
-        REPORT, idempotency_key=IDEMPOTENCY_KEY
-    )
-    assert accepted.status == 200
-    (seen,) = other.seen
-    assert seen.body == REPORT
-    assert seen.headers["Idempotency-Key"] == IDEMPOTENCY_KEY
-    assert "X-API-Key" not in seen.headers
-
-
-@pytest.mark.parametrize(
-    "location",
-    [
-        "http://example.com/submit",
-        "ftp://127.0.0.1/submit",
-        "http://user:pw@127.0.0.1/submit",
-        "http://[::1",
-        "/v2/submit#top",
-    ],
-)
-async def test_submit_redirect_refused(
-    session: aiohttp.ClientSession,
-    stub: Stub,
-    stub_url: URL,
-    wire: Wire,
-    location: str,
-) -> None:
-    """A redirect to anywhere unacceptable is refused before any connection or lookup."""
-    stub.routes["/submit"] = reply(307, headers={"Location": location})
-    with pytest.raises(CannotConnectError, match="insecure_redirect") as raised:
-        await client_for(session, stub_url).submit(
-            REPORT, idempotency_key=IDEMPOTENCY_KEY
-        )
-    assert_secret_kept(raised.value, "pw")
-    assert wire.urls == [stub_url]
-    assert wire.resolver.lookups == []
-
-
-async def test_submit_redirect_without_location(
-    session: aiohttp.ClientSession, stub: Stub, stub_url: URL
-) -> None:
-    """A 308 without Location cannot be followed."""
-    stub.routes["/submit"] = reply(308)
-    with pytest.raises(CannotConnectError, match="redirect") as raised:
-        await client_for(session, stub_url).submit(
-            REPORT, idempotency_key=IDEMPOTENCY_KEY
-        )
-    assert raised.value.status == 308
-
-
-async def test_submit_too_many_redirects(
-    session: aiohttp.ClientSession, stub: Stub, stub_url: URL
-) -> None:
-    """At most three redirects are followed."""
-    for hop in range(5):
-        stub.routes[f"/hop{hop}"] = reply(307, headers={"Location": f"/hop{hop + 1}"})
-    client = client_for(session, stub_url.with_path("/hop0"))
-    with pytest.raises(CannotConnectError, match="too_many_redirects"):
-        await client.submit(REPORT, idempotency_key=IDEMPOTENCY_KEY)
-    assert [seen.path for seen in stub.seen] == ["/hop0", "/hop1", "/hop2", "/hop3"]
-
-
-@pytest.mark.parametrize(
-    ("location", "expected"),
-    [
-        ("/v2/submit", "https://stats.printernizer.com/v2/submit"),
-        ("https://mirror.example/submit", "https://mirror.example/submit"),
-        ("http://127.0.0.1:8123/api", None),
-        ("http://localhost/api", None),
-        ("http://stats.printernizer.com/submit", None),
-    ],
-)
-def test_submit_redirect_from_https(location: str, expected: str | None) -> None:
-    """From an https endpoint only https is followed: loopback http would let a server aim at this machine."""
-    client = client_for(NO_SESSION, "https://stats.printernizer.com/submit")
-    current = URL("https://stats.printernizer.com/submit")
-    if expected is None:
-        with pytest.raises(CannotConnectError, match="insecure_redirect"):
-            client._redirect_target(current, location)
-    else:
-        assert client._redirect_target(current, location) == URL(expected)
-
-
 @pytest.mark.parametrize("key", ["", "has space", "x" * 129, "line\nbreak", "ä"])
 async def test_submit_refuses_bad_idempotency_key(
     session: aiohttp.ClientSession, stub: Stub, stub_url: URL, key: str
@@ -928,21 +852,6 @@ async def test_erase_failures(
         assert raised.value.retry_after == timedelta(minutes=1)
 
 
-async def test_erase_redirect_not_followed(
-    session: aiohttp.ClientSession, stub: Stub, stub_url: URL
-) -> None:
-    """An erase request follows no redirect; the key goes to the configured origin only."""
-    stub.routes[f"/installation/{INSTALLATION_ID}"] = reply(
-        307, headers={"Location": "/elsewhere"}
-    )
-    with pytest.raises(CannotConnectError, match="redirect"):
-        await client_for(session, stub_url).erase(INSTALLATION_ID)
-    (seen,) = stub.seen
-    assert (seen.method, seen.path) == ("DELETE", f"/installation/{INSTALLATION_ID}")
-    assert seen.headers["X-API-Key"] == API_KEY
-    assert "Idempotency-Key" not in seen.headers
-
-
 async def test_erase_transport_errors(
     session: aiohttp.ClientSession,
     stats_endpoint: str,
@@ -991,6 +900,430 @@ async def test_check_credentials_bad_key(
     assert_secret_kept(raised.value)
     assert stats_service.submissions == []
     assert stats_service.deleted_ids == []
+
+
+# --- redirects, followed alike by submit and erase -----------------------------------
+
+ERASE_PATH = f"/installation/{INSTALLATION_ID}"
+# Where each request goes on a stub whose submit URL is /submit.
+PATHS = {"submit": "/submit", "erase": ERASE_PATH}
+METHODS = {"submit": "POST", "erase": "DELETE"}
+REQUESTS = pytest.mark.parametrize("request_kind", ["submit", "erase"])
+
+
+async def send(client: StatsServiceClient, request_kind: str) -> Accepted | None:
+    """Submit the report or erase INSTALLATION_ID."""
+    if request_kind == "submit":
+        return await client.submit(REPORT, idempotency_key=IDEMPOTENCY_KEY)
+    return await client.erase(INSTALLATION_ID)
+
+
+@dataclass
+class FakeAnswer:
+    """One answer of FakeSession."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b'{"submission_id": 7}'
+
+    @property
+    def content(self) -> FakeAnswer:
+        """The body stream is the answer itself."""
+        return self
+
+    async def read(self, limit: int = -1) -> bytes:
+        """The whole body once, then nothing."""
+        body, self.body = self.body, b""
+        return body
+
+
+@dataclass
+class FakeSession:
+    """Answers requests to a remote-looking endpoint, which no test may reach.
+
+    Only the statistics client's own loop and rules run; the network does not.
+    """
+
+    answers: list[FakeAnswer]
+    requests: list[tuple[str, URL, dict[str, str]]] = field(default_factory=list)
+
+    @asynccontextmanager
+    async def request(
+        self, method: str, url: URL, *, headers: dict[str, str], **_: object
+    ) -> AsyncIterator[FakeAnswer]:
+        """Note the request, then give the next answer."""
+        self.requests.append((method, URL(url), headers))
+        yield self.answers.pop(0)
+
+
+REMOTE_ENDPOINT = "https://stats.printernizer.com/submit"
+REMOTE_ERASE_URL = URL(deletion_url(REMOTE_ENDPOINT, INSTALLATION_ID))
+REMOTE_URLS = {"submit": URL(REMOTE_ENDPOINT), "erase": REMOTE_ERASE_URL}
+# This machine and the local network, as a redirect could name them.
+LOCAL_TARGETS = [
+    "https://127.0.0.1:8123/x",
+    "https://[::1]/x",
+    "https://10.0.0.1/x",
+    "https://192.168.1.2/x",
+    "https://169.254.1.1/x",
+    "https://172.16.0.1/x",
+    "https://100.64.0.1/x",
+    "https://0.0.0.0/x",
+    "https://[::]/x",
+    "https://[fe80::1]/x",
+    "https://[fe80::1%25eth0]/x",
+    "https://[fd12:3456::1]/x",
+    "https://[::ffff:192.168.1.2]/x",
+    "https://[64:ff9b::a00:1]/x",
+    "https://[2002:c0a8:102::1]/x",
+    "https://224.0.0.251/x",
+    "https://127.1/x",
+    "https://2130706433/x",
+    "https://0x7f.0.0.1/x",
+    "https://0177.0.0.1/x",
+    "https://127.0.0.1./x",
+    "//127.0.0.1:8123/x",
+    "https://localhost/x",
+    "https://LOCALHOST./x",
+    "https://printer.localhost/x",
+    "https://octopi.local/x",
+    "https://nas.home.arpa/x",
+    "https://ha.internal/x",
+    "https://router.lan/x",
+    "https://ha.home/x",
+    "https://fritz.box/x",
+    "https://a0d7b954-printernizer/x",
+    "https://homeassistant:8123/x",
+]
+# Public addresses and names stay allowed, whatever they look like.
+REMOTE_TARGETS = [
+    ("/v2/submit", "https://stats.printernizer.com/v2/submit"),
+    ("https://mirror.example/submit", "https://mirror.example/submit"),
+    ("https://8.8.8.8/x", "https://8.8.8.8/x"),
+    ("https://[2606:4700::1111]/x", "https://[2606:4700::1111]/x"),
+    ("https://[64:ff9b::808:808]/x", "https://[64:ff9b::808:808]/x"),
+    ("https://localhost.example.com/x", "https://localhost.example.com/x"),
+    ("https://local.printernizer.com/x", "https://local.printernizer.com/x"),
+]
+
+
+@REQUESTS
+@pytest.mark.parametrize("status", [307, 308])
+async def test_redirect_same_origin(
+    session: aiohttp.ClientSession,
+    stub: Stub,
+    stub_url: URL,
+    request_kind: str,
+    status: int,
+) -> None:
+    """A 307/308 on the same origin repeats the request with the same headers, key included."""
+    stub.routes[PATHS[request_kind]] = reply(status, headers={"Location": "/v2/here"})
+    await send(client_for(session, stub_url), request_kind)
+    first, second = stub.seen
+    assert (second.method, second.path) == (METHODS[request_kind], "/v2/here")
+    assert second.body == first.body
+    assert second.headers["X-API-Key"] == API_KEY
+    for name in ("X-API-Key", "User-Agent"):
+        assert second.headers[name] == first.headers[name]
+    if request_kind == "submit":
+        assert second.body == REPORT
+        for name in ("Idempotency-Key", "Content-Type"):
+            assert second.headers[name] == first.headers[name]
+    else:
+        assert "Idempotency-Key" not in second.headers
+
+
+async def test_submit_redirect_same_origin_accepted(
+    session: aiohttp.ClientSession, stub: Stub, stub_url: URL
+) -> None:
+    """The answer after a redirect is the one that counts."""
+    stub.routes["/submit"] = reply(308, headers={"Location": "/v2/submit"})
+    accepted = await client_for(session, stub_url).submit(
+        REPORT, idempotency_key=IDEMPOTENCY_KEY
+    )
+    assert accepted == Accepted(status=200, submission_id="42")
+
+
+async def test_erase_redirect_same_origin_308(
+    session: aiohttp.ClientSession, stub: Stub, stub_url: URL
+) -> None:
+    """Erase follows a permanent move on its origin: DELETE with the key to the new place (issue 17)."""
+    new_path = f"/api/v2/installation/{INSTALLATION_ID}"
+    stub.routes[ERASE_PATH] = reply(308, headers={"Location": new_path})
+    stub.routes[new_path] = reply(404)  # nothing held any more: done
+    assert await client_for(session, stub_url).erase(INSTALLATION_ID) is None
+    assert [(seen.method, seen.path) for seen in stub.seen] == [
+        ("DELETE", ERASE_PATH),
+        ("DELETE", new_path),
+    ]
+    assert stub.seen[1].headers["X-API-Key"] == API_KEY
+
+
+async def test_check_credentials_follows_redirect(
+    session: aiohttp.ClientSession, servers: list[TestServer]
+) -> None:
+    """Checking the key follows the service's move too, instead of failing every time."""
+    seen: list[tuple[str, str, str | None]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append((request.method, request.path, request.headers.get("X-API-Key")))
+        if request.path.startswith("/installation/"):
+            return web.Response(status=308, headers={"Location": f"/v2{request.path}"})
+        return web.json_response({"deleted_count": 0})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    server = await serve(app)
+    servers.append(server)
+    await client_for(session, server.make_url("/submit")).check_credentials()
+    (first, second) = seen
+    assert second == ("DELETE", f"/v2{first[1]}", API_KEY)
+    assert first[2] == API_KEY
+
+
+@REQUESTS
+async def test_redirect_to_other_origin_drops_key(
+    session: aiohttp.ClientSession,
+    stub: Stub,
+    stub_url: URL,
+    stats_endpoint: str,
+    stats_service: StatsServiceEmulator,
+    request_kind: str,
+) -> None:
+    """The API key never follows a redirect to another origin (the service then answers 403)."""
+    target = URL(stats_endpoint)
+    if request_kind == "erase":
+        target = URL(deletion_url(stats_endpoint, INSTALLATION_ID))
+    stub.routes[PATHS[request_kind]] = reply(307, headers={"Location": str(target)})
+    with pytest.raises(AuthFailedError) as raised:
+        await send(client_for(session, stub_url), request_kind)
+    assert raised.value.status == 403
+    assert [status for _, _, status in stats_service.log] == [403]
+    assert stats_service.submissions == []
+    assert stats_service.deleted_ids == []
+
+
+@REQUESTS
+async def test_redirect_to_other_origin_keeps_the_rest(
+    session: aiohttp.ClientSession,
+    stub: Stub,
+    stub_url: URL,
+    servers: list[TestServer],
+    request_kind: str,
+) -> None:
+    """Another origin (here another loopback server) gets the request, never the key."""
+    other = Stub()
+    other_server = await serve(other.app())
+    servers.append(other_server)
+    target = str(other_server.make_url("/moved"))
+    stub.routes[PATHS[request_kind]] = reply(308, headers={"Location": target})
+    result = await send(client_for(session, stub_url), request_kind)
+    (seen,) = other.seen
+    assert (seen.method, seen.path) == (METHODS[request_kind], "/moved")
+    assert "X-API-Key" not in seen.headers
+    if request_kind == "submit":
+        assert result == Accepted(status=200, submission_id="42")
+        assert seen.body == REPORT
+        assert seen.headers["Idempotency-Key"] == IDEMPOTENCY_KEY
+    else:
+        assert result is None
+
+
+@REQUESTS
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://example.com/submit",
+        "ftp://127.0.0.1/submit",
+        "http://user:pw@127.0.0.1/submit",
+        "http://[::1",
+        "/v2/submit#top",
+    ],
+)
+async def test_redirect_refused(
+    session: aiohttp.ClientSession,
+    stub: Stub,
+    stub_url: URL,
+    wire: Wire,
+    request_kind: str,
+    location: str,
+) -> None:
+    """A redirect to anywhere unacceptable is refused before any connection or lookup."""
+    stub.routes[PATHS[request_kind]] = reply(307, headers={"Location": location})
+    with pytest.raises(CannotConnectError, match="insecure_redirect") as raised:
+        await send(client_for(session, stub_url), request_kind)
+    assert_secret_kept(raised.value, "pw")
+    assert wire.urls == [stub_url.with_path(PATHS[request_kind])]
+    assert wire.resolver.lookups == []
+
+
+@REQUESTS
+async def test_redirect_without_location(
+    session: aiohttp.ClientSession, stub: Stub, stub_url: URL, request_kind: str
+) -> None:
+    """A 308 without Location cannot be followed."""
+    stub.routes[PATHS[request_kind]] = reply(308)
+    with pytest.raises(CannotConnectError, match="redirect") as raised:
+        await send(client_for(session, stub_url), request_kind)
+    assert raised.value.status == 308
+
+
+@REQUESTS
+async def test_too_many_redirects(
+    session: aiohttp.ClientSession, stub: Stub, stub_url: URL, request_kind: str
+) -> None:
+    """At most three redirects are followed."""
+    stub.routes[PATHS[request_kind]] = reply(307, headers={"Location": "/hop1"})
+    for hop in range(1, 5):
+        stub.routes[f"/hop{hop}"] = reply(307, headers={"Location": f"/hop{hop + 1}"})
+    with pytest.raises(CannotConnectError, match="too_many_redirects"):
+        await send(client_for(session, stub_url), request_kind)
+    assert [seen.path for seen in stub.seen] == [
+        PATHS[request_kind],
+        "/hop1",
+        "/hop2",
+        "/hop3",
+    ]
+
+
+@pytest.mark.parametrize("status", [300, 301, 302, 303])
+async def test_erase_other_redirects_not_followed(
+    session: aiohttp.ClientSession, stub: Stub, stub_url: URL, status: int
+) -> None:
+    """301-303 would turn DELETE into GET: not followed, as for submit."""
+    stub.routes[ERASE_PATH] = reply(status, headers={"Location": "/elsewhere"})
+    with pytest.raises(CannotConnectError, match="redirect") as raised:
+        await client_for(session, stub_url).erase(INSTALLATION_ID)
+    assert raised.value.status == status
+    assert [seen.path for seen in stub.seen] == [ERASE_PATH]
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        *REMOTE_TARGETS,
+        ("http://127.0.0.1:8123/api", None),
+        ("http://localhost/api", None),
+        ("http://stats.printernizer.com/submit", None),
+        *((location, None) for location in LOCAL_TARGETS),
+    ],
+)
+def test_redirect_from_remote_endpoint(location: str, expected: str | None) -> None:
+    """From a remote endpoint only public https is followed, never this machine or the local network."""
+    client = client_for(NO_SESSION, REMOTE_ENDPOINT)
+    current = URL(REMOTE_ENDPOINT)
+    if expected is None:
+        with pytest.raises(CannotConnectError, match="insecure_redirect"):
+            client._redirect_target(current, location)
+    else:
+        assert client._redirect_target(current, location) == URL(expected)
+
+
+@REQUESTS
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://127.0.0.1:8123/x",
+        "https://[::1]/x",
+        "https://10.0.0.1/x",
+        "https://192.168.1.2/x",
+        "https://169.254.1.1/x",
+    ],
+)
+async def test_redirect_from_remote_endpoint_refused_before_sending(
+    request_kind: str, location: str
+) -> None:
+    """The whole request path refuses a remote service's redirect into this machine or the network (issue 15).
+
+    No remote server can run in the tests, so a FakeSession plays the remote
+    service; the client's own redirect loop and rules are the real ones.
+    """
+    fake = FakeSession([FakeAnswer(307, {"Location": location})])
+    client = client_for(cast("aiohttp.ClientSession", fake), REMOTE_ENDPOINT)
+    with pytest.raises(CannotConnectError, match="insecure_redirect"):
+        await send(client, request_kind)
+    ((method, url, headers),) = fake.requests
+    assert (method, url) == (METHODS[request_kind], REMOTE_URLS[request_kind])
+    assert headers["X-API-Key"] == API_KEY
+
+
+@REQUESTS
+async def test_redirect_from_remote_endpoint_to_public_origin(
+    request_kind: str,
+) -> None:
+    """A remote service may still move to another public origin, which gets no key."""
+    fake = FakeSession(
+        [
+            FakeAnswer(308, {"Location": "https://stats.example.org/moved"}),
+            FakeAnswer(200),
+        ]
+    )
+    client = client_for(cast("aiohttp.ClientSession", fake), REMOTE_ENDPOINT)
+    result = await send(client, request_kind)
+    assert result == (
+        Accepted(status=200, submission_id="7") if request_kind == "submit" else None
+    )
+    first, second = fake.requests
+    assert first[2]["X-API-Key"] == API_KEY
+    assert second[:2] == (METHODS[request_kind], URL("https://stats.example.org/moved"))
+    assert "X-API-Key" not in second[2]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "location"),
+    [
+        ("http://127.0.0.1:8001/submit", "http://[::1]:8002/submit"),
+        ("http://127.0.0.1:8001/submit", "http://localhost:8002/submit"),
+        ("http://[::1]:8001/submit", "http://127.0.0.5/submit"),
+        ("http://127.0.0.1:8001/submit", "https://192.168.1.2/submit"),
+        ("https://nas.home.arpa/submit", "https://10.0.0.1/x"),
+        ("https://192.168.1.2/submit", "https://[::1]/x"),
+        ("https://printernizer-stats/submit", "https://fritz.box/x"),
+        ("http://127.0.0.1:8001/submit", "https://stats.printernizer.com/submit"),
+    ],
+)
+def test_redirect_within_local_endpoint(endpoint: str, location: str) -> None:
+    """An endpoint on this machine or the local network may redirect within it (the emulator, a self-hosted service)."""
+    client = client_for(NO_SESSION, endpoint)
+    assert client._redirect_target(URL(endpoint), location) == URL(location)
+
+
+def test_redirect_within_local_endpoint_keeps_https() -> None:
+    """Even from a local https endpoint, plain http is not followed."""
+    client = client_for(NO_SESSION, "https://127.0.0.1:8443/submit")
+    with pytest.raises(CannotConnectError, match="insecure_redirect"):
+        client._redirect_target(
+            URL("https://127.0.0.1:8443/submit"), "http://127.0.0.1:8001/submit"
+        )
+
+
+def _host(location: str) -> str:
+    """The host a redirect location names."""
+    host = URL(location if location.startswith("https:") else f"https:{location}").host
+    assert host is not None
+    return host
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [
+        *((_host(location), True) for location in LOCAL_TARGETS),
+        ("printernizer", True),
+        ("", True),
+        ("stats.printernizer.com", False),
+        ("8.8.8.8", False),
+        ("2606:4700::1111", False),
+        ("0xdeadbeef", False),
+        ("localhost.example.com", False),
+        ("mylocal", True),
+        ("example.local.", True),
+        ("münchen.de", False),
+        ("münchen.local", True),
+    ],
+)
+def test_is_local_host(host: str, local: bool) -> None:
+    """IP literals in every form the connection accepts, and the local names, without DNS."""
+    assert is_local_host(host) is local
 
 
 # --- errors --------------------------------------------------------------------------

@@ -7,19 +7,26 @@ errors in errors.py, with the same meaning as for the Printernizer client:
 errors: do not resend). The service ignores `Idempotency-Key`; it is sent
 anyway, for servers that honour it.
 
-About 310 lines: two requests, each with redirects, time-outs and the
-service's answers classified.
+Redirects (307/308 only) are followed the same way for both requests, at most
+MAX_REDIRECTS times: only to https (or loopback http when the endpoint is
+this machine), never to this machine or the local network unless the
+endpoint is there too, and the API key only to the endpoint's own origin.
+
+About 400 lines: two requests sharing one redirect loop, the rules for where
+a redirect may lead, time-outs and the service's answers classified.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 import ipaddress
 import json
 import re
-from typing import Final
+import socket
+from typing import Final, NoReturn
 from urllib.parse import urlsplit
 import uuid
 
@@ -47,6 +54,24 @@ MAX_SUBMISSION_ID_LENGTH: Final = 64
 # Enough for the service's small JSON answer; anything bigger is not read.
 MAX_ANSWER_BYTES: Final = 65_536
 LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost."})
+# Names that by standard or by home-router custom only resolve inside the
+# local network: localhost (RFC 6761), mDNS's .local (RFC 6762), home.arpa
+# (RFC 8375), .internal (reserved by ICANN for private use), .lan, .home and
+# .corp (never delegated, used by routers and companies) and fritz.box (the
+# routers most common where Printernizer comes from). A name without a dot
+# (an add-on such as `a0d7b954-printernizer`, a search-domain host) is local too.
+LOCAL_NAME_SUFFIXES: Final = (
+    "localhost",
+    "local",
+    "home.arpa",
+    "internal",
+    "lan",
+    "home",
+    "corp",
+    "fritz.box",
+)
+# NAT64's well-known prefix (RFC 6052) carries an IPv4 address in its last 32 bits.
+_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 SUBMIT_SEGMENT: Final = "submit"
 INSTALLATION_SEGMENT: Final = "installation"
 HEADER_API_KEY: Final = "X-API-Key"
@@ -83,6 +108,54 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_local_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback, private (RFC 1918, fc00::/7), shared (100.64/10), link-local, unspecified, reserved or multicast.
+
+    Everything Python does not count as globally reachable, and IPv6 forms that
+    carry such an IPv4 address (mapped, 6to4, NAT64).
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+        if embedded is not None and _is_local_address(embedded):
+            return True
+    return not address.is_global or address.is_multicast
+
+
+def is_local_host(host: str) -> bool:
+    """Whether a URL's host is this machine or the local network, from its text alone.
+
+    IP literals are checked, including the forms the connection would also
+    accept as an address (`127.1`, `2130706433`, `0x7f.0.0.1`), and the names
+    in LOCAL_NAME_SUFFIXES. Other host names are not resolved: no DNS lookup
+    happens before the request, because the connection looks the name up
+    again and may get another answer (DNS rebinding), so a lookup here would
+    prove nothing unless the address were pinned in Home Assistant's shared
+    session. What remains is acceptable: such a redirect is only followed to
+    https with a verified certificate, so a public name pointed at a local
+    service fails the TLS handshake before anything is sent. Only a local
+    service holding a valid certificate for exactly that name (split-horizon
+    DNS) could be reached, and it would get what the remote service already
+    has (the report, or an empty DELETE), never the API key.
+    """
+    name = host.lower().removesuffix(".")
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+            name
+        )
+    except ValueError:
+        try:
+            # inet_aton never asks DNS; it reads what getaddrinfo would.
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except (OSError, ValueError):
+            return "." not in name or any(
+                name == suffix or name.endswith(f".{suffix}")
+                for suffix in LOCAL_NAME_SUFFIXES
+            )
+    return _is_local_address(address)
 
 
 def validate_endpoint(url: str) -> str:
@@ -174,7 +247,7 @@ def _same_origin(first: URL, second: URL) -> bool:
     )
 
 
-def _raise_for(status: int, retry_after_header: str | None) -> None:
+def _raise_for(status: int, retry_after_header: str | None) -> NoReturn:
     """Map a non-2xx, non-redirect status to the error that says what to do."""
     reason = f"http_{status}"
     if status in AUTH_STATUSES:
@@ -210,6 +283,8 @@ class StatsServiceClient:
             )
         if not user_agent or not _HEADER_VALUE_RE.fullmatch(user_agent):
             raise ValueError("The user agent is empty or not a valid header value")
+        # Redirects may stay within the local network only if we start there.
+        self._local = is_local_host(self._endpoint.host or "")
         self._session = session
         self._api_key = api_key
         self._user_agent = user_agent
@@ -223,44 +298,53 @@ class StatsServiceClient:
         return headers
 
     def _redirect_target(self, current: URL, location: str) -> URL:
-        """Follow only to https, or to loopback http when we already talk to this machine."""
+        """Follow only to https (or loopback http from an http endpoint), and never into the local network from outside it.
+
+        A remote service must not steer our request at this machine (Home
+        Assistant itself on 127.0.0.1:8123) or at devices on the local network.
+        """
         try:
             target = URL(validate_endpoint(str(current.join(URL(location)))))
         except ValueError:
             raise CannotConnectError(ERROR_INSECURE_REDIRECT) from None
         if target.scheme == "http" and self._endpoint.scheme != "http":
-            # A remote server must not steer us at services on this machine.
+            raise CannotConnectError(ERROR_INSECURE_REDIRECT)
+        if not self._local and is_local_host(target.host or ""):
             raise CannotConnectError(ERROR_INSECURE_REDIRECT)
         return target
 
-    async def submit(self, body: bytes, *, idempotency_key: str) -> Accepted:
-        """POST one report; any 2xx is success, everything else raises."""
-        if not _IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
-            raise ValueError("idempotency_key must be a UUID-like token")
-        url = self._endpoint
+    async def _request[T](
+        self,
+        method: str,
+        url: URL,
+        read: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> T:
+        """Send one request, following 307/308 (which keep method and body), and read the final answer.
+
+        Both requests share this loop so they follow exactly the same rules:
+        at most MAX_REDIRECTS hops, each target checked by _redirect_target,
+        the API key only to the endpoint's origin. 301-303 are not followed
+        (they would turn the request into a GET): `read` classifies them.
+        """
         for _ in range(MAX_REDIRECTS + 1):
-            headers = self._headers(url) | {
-                "Content-Type": CONTENT_TYPE_JSON,
-                HEADER_IDEMPOTENCY_KEY: idempotency_key,
-            }
             try:
-                async with self._session.post(
+                async with self._session.request(
+                    method,
                     url,
                     data=body,
-                    headers=headers,
+                    headers=self._headers(url) | dict(headers or {}),
                     allow_redirects=False,
                     timeout=self._timeout,
                 ) as response:
-                    status = response.status
-                    if status in REDIRECT_STATUSES:
-                        location = response.headers.get("Location")
-                        if not location:
-                            raise CannotConnectError(ERROR_REDIRECT, status=status)
-                        url = self._redirect_target(url, location)
-                        continue
-                    if 200 <= status < 300:
-                        return await _accepted(response)
-                    _raise_for(status, response.headers.get("Retry-After"))
+                    if response.status not in REDIRECT_STATUSES:
+                        return await read(response)
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise CannotConnectError(ERROR_REDIRECT, status=response.status)
+                    url = self._redirect_target(url, location)
             except TimeoutError:
                 raise CannotConnectError(ERROR_TIMEOUT) from None
             except aiohttp.ClientConnectionError:
@@ -269,27 +353,25 @@ class StatsServiceClient:
                 raise CannotConnectError(ERROR_INVALID_RESPONSE) from None
         raise CannotConnectError(ERROR_TOO_MANY_REDIRECTS)
 
+    async def submit(self, body: bytes, *, idempotency_key: str) -> Accepted:
+        """POST one report; any 2xx is success, everything else raises."""
+        if not _IDEMPOTENCY_KEY_RE.fullmatch(idempotency_key):
+            raise ValueError("idempotency_key must be a UUID-like token")
+        return await self._request(
+            "POST",
+            self._endpoint,
+            _read_accepted,
+            body=body,
+            headers={
+                "Content-Type": CONTENT_TYPE_JSON,
+                HEADER_IDEMPOTENCY_KEY: idempotency_key,
+            },
+        )
+
     async def erase(self, installation_id: str) -> None:
         """Ask the service to erase what it holds for an id; 404 counts as done."""
         url = URL(deletion_url(str(self._endpoint), installation_id))
-        try:
-            async with self._session.delete(
-                url,
-                headers=self._headers(url),
-                allow_redirects=False,
-                timeout=self._timeout,
-            ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-        except TimeoutError:
-            raise CannotConnectError(ERROR_TIMEOUT) from None
-        except aiohttp.ClientConnectionError:
-            raise CannotConnectError(ERROR_CONNECTION) from None
-        except aiohttp.ClientError:
-            raise CannotConnectError(ERROR_INVALID_RESPONSE) from None
-        if 200 <= status < 300 or status == STATUS_NOT_FOUND:
-            return
-        _raise_for(status, retry_after)
+        await self._request("DELETE", url, _read_erased)
 
     async def check_credentials(self) -> None:
         """Prove the API key works without storing anything.
@@ -298,6 +380,20 @@ class StatsServiceClient:
         service that changes nothing (it answers `deleted_count: 0`).
         """
         await self.erase(str(uuid.uuid4()))
+
+
+async def _read_accepted(response: aiohttp.ClientResponse) -> Accepted:
+    """The answer to a report: any 2xx is success, everything else raises."""
+    if 200 <= response.status < 300:
+        return await _accepted(response)
+    _raise_for(response.status, response.headers.get("Retry-After"))
+
+
+async def _read_erased(response: aiohttp.ClientResponse) -> None:
+    """The answer to an erase request: 2xx, or 404 (nothing held any more), is done."""
+    if 200 <= response.status < 300 or response.status == STATUS_NOT_FOUND:
+        return
+    _raise_for(response.status, response.headers.get("Retry-After"))
 
 
 async def _accepted(response: aiohttp.ClientResponse) -> Accepted:
