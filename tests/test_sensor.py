@@ -415,13 +415,12 @@ async def test_device_links_to_printernizer_and_shows_its_release(
     device_registry: dr.DeviceRegistry,
 ) -> None:
     """The service device opens Printernizer's web interface and follows its release."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
-    assert device is not None
+    (device,) = dr.async_entries_for_config_entry(device_registry, ENTRY_ID)
     assert device.configuration_url == printernizer_url
     assert device.sw_version == "2.42.0"
 
     printernizer.version = "2.43.1"
     await advance(hass, freezer, timedelta(minutes=1))
-    device = device_registry.async_get_device(identifiers={(DOMAIN, ENTRY_ID)})
-    assert device is not None
+    (device,) = dr.async_entries_for_config_entry(device_registry, ENTRY_ID)
+    assert device.identifiers == {(DOMAIN, ENTRY_ID)}
     assert device.sw_version == "2.43.1"

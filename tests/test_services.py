@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 import json
+import logging
 from pathlib import Path
 import stat
 from typing import Any
@@ -19,9 +20,9 @@ from homeassistant.exceptions import (
     Unauthorized,
 )
 from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.printernizer_stats.const import (
@@ -31,6 +32,7 @@ from custom_components.printernizer_stats.const import (
     SERVICE_EXPORT,
     SERVICE_PREVIEW,
     SERVICE_RECORD_EVENT,
+    SERVICE_SENT_REPORTS,
     SERVICE_SUBMIT_NOW,
 )
 from custom_components.printernizer_stats.errors import (
@@ -40,11 +42,12 @@ from custom_components.printernizer_stats.errors import (
 from custom_components.printernizer_stats.vocabulary import EVENT_TYPES
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import API_KEY, advance, make_entry, setup_entry
+from .conftest import API_KEY, advance, make_entry, publish, setup_entry
 
 NOW = "2026-11-04T10:00:00+00:00"
 TODAY = "2026-11-04"
 JOBS_COMPLETED = "sensor.printernizer_usage_statistics_jobs_completed"
+PRINTERS = "sensor.printernizer_usage_statistics_printers"
 SUBMISSION = "custom_components.printernizer_stats.submission.SubmissionManager"
 
 pytestmark = pytest.mark.freeze_time(NOW)
@@ -426,11 +429,10 @@ async def test_export_write_failure(hass: HomeAssistant, export_dirs: Path) -> N
     ):
         await _call(hass, SERVICE_EXPORT, {"path": str(target)})
 
-    assert err.value.translation_key == "export_write_failed"
-    assert err.value.translation_placeholders == {
-        "path": str(target),
-        "error": "No space left on device",
-    }
+    # Our words (translated), never the operating system's text.
+    assert err.value.translation_key == "export_disk_full"
+    assert err.value.translation_placeholders == {"path": str(target)}
+    assert "No space left on device" not in str(err.value)
     assert not target.exists()
 
 
@@ -451,7 +453,14 @@ async def test_export_file_admin_only(
 
     assert not target.exists()
     if user_id == hass_read_only_user.id:
-        assert "next_report" in await _call(hass, SERVICE_EXPORT, user_id=user_id)
+        export = await _call(hass, SERVICE_EXPORT, user_id=user_id)
+        assert "next_report" in export
+        # Identifiers and the reports that were sent are for admins only.
+        assert "sent_reports" not in export
+        assert export["next_report"]["installation"]["installation_id"] == (
+            "**REDACTED**"
+        )
+        assert export["submission"]["installation_id"] is None
 
 
 @pytest.mark.usefixtures("init_integration")
@@ -478,7 +487,12 @@ async def test_submit_now(
 
     response = await _call(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
 
-    assert response == {"submitted": True, "next_allowed": None, "last_submission": NOW}
+    assert response == {
+        "submitted": True,
+        "reason": "sent",
+        "next_allowed": None,
+        "last_submission": NOW,
+    }
     assert len(stats_service.accepted) == 1
     # Forced: the whole days since consent (the day after CONSENT_DAY), not today.
     assert stats_service.accepted[0]["period"] == {
@@ -491,6 +505,7 @@ async def test_submit_now(
 
     assert response == {
         "submitted": False,
+        "reason": "too_soon",
         "next_allowed": "2026-11-04T11:00:00+00:00",
         "last_submission": NOW,
     }
@@ -520,14 +535,21 @@ async def test_admin_actions_refuse_non_admin(
 
 @pytest.mark.usefixtures("init_integration")
 async def test_submit_now_not_opted_in(
-    hass: HomeAssistant, stats_service: StatsServiceEmulator
+    hass: HomeAssistant,
+    stats_service: StatsServiceEmulator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Without consent nothing is sent and the user is told why."""
-    with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, SERVICE_SUBMIT_NOW)
+    """Without consent nothing is sent, and the answer says why (no error)."""
+    response = await _call(hass, SERVICE_SUBMIT_NOW)
 
-    assert err.value.translation_key == "not_opted_in"
+    assert response == {
+        "submitted": False,
+        "reason": "not_sharing",
+        "next_allowed": None,
+        "last_submission": None,
+    }
     assert stats_service.log == []
+    assert "ERROR" not in caplog.text
 
 
 async def test_submit_now_nothing_to_submit(
@@ -542,71 +564,50 @@ async def test_submit_now_nothing_to_submit(
         make_entry(printernizer_url, {**opted_in_options, "consent_day": "2026-11-03"}),
     )
 
-    with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, SERVICE_SUBMIT_NOW)
+    response = await _call(hass, SERVICE_SUBMIT_NOW)
 
-    assert err.value.translation_key == "nothing_to_submit"
+    assert (response["submitted"], response["reason"]) == (False, "nothing_due")
     assert stats_service.log == []
 
 
 @pytest.mark.usefixtures("opted_in")
 @pytest.mark.parametrize(
-    ("status", "translation_key", "message"),
-    [
-        (401, "submit_auth_failed", "refused the API key"),
-        (403, "submit_auth_failed", "refused the API key"),
-        (422, "submit_rejected", "rejected the report"),
-    ],
+    ("status", "reason"),
+    [(401, "key_refused"), (403, "key_refused"), (422, "rejected")],
 )
 async def test_submit_now_refused(
     hass: HomeAssistant,
     stats_service: StatsServiceEmulator,
+    caplog: pytest.LogCaptureFixture,
     status: int,
-    translation_key: str,
-    message: str,
+    reason: str,
 ) -> None:
-    """A refused key or report stops sending; the message does not promise a retry."""
+    """A refused key or report stops sending; the answer says so, twice, with one request."""
     stats_service.fail_next(status)
 
-    with pytest.raises(HomeAssistantError) as err:
-        await _call(hass, SERVICE_SUBMIT_NOW)
-
-    assert not isinstance(err.value, ServiceValidationError)
-    assert err.value.translation_key == translation_key
-    assert err.value.translation_placeholders is None
-    assert message in str(err.value)
-    assert "not delivered" not in str(err.value)
-    assert "retried automatically" not in str(err.value)
-
-    with pytest.raises(HomeAssistantError) as again:
-        await _call(hass, SERVICE_SUBMIT_NOW)
-    assert again.value.translation_key == translation_key
+    response = await _call(hass, SERVICE_SUBMIT_NOW)
+    assert (response["submitted"], response["reason"]) == (False, reason)
+    again = await _call(hass, SERVICE_SUBMIT_NOW)
+    assert (again["submitted"], again["reason"]) == (False, reason)
     assert [entry[2] for entry in stats_service.log] == [status]
+    assert not [r for r in _ours(caplog) if r.levelname == "ERROR"]
 
 
 @pytest.mark.usefixtures("opted_in")
 async def test_submit_now_failed(
     hass: HomeAssistant, stats_service: StatsServiceEmulator
 ) -> None:
-    """A failed delivery says why and when it is retried."""
+    """A failed delivery says when it is retried, as an answer."""
     stats_service.fail_next(503)
 
-    with pytest.raises(HomeAssistantError) as err:
-        await _call(hass, SERVICE_SUBMIT_NOW)
+    response = await _call(hass, SERVICE_SUBMIT_NOW)
 
-    assert not isinstance(err.value, ServiceValidationError)
-    assert err.value.translation_key == "submit_failed"
-    placeholders = err.value.translation_placeholders
-    assert placeholders["reason"] == "http_503"
-    retry_at = dt_util.parse_datetime(placeholders["retry_at"])
-    assert retry_at == dt_util.utcnow() + timedelta(hours=1)
-    message = str(err.value)
-    assert (
-        f"not delivered (http_503). It is retried automatically at {retry_at.isoformat()}"
-        in message
-    )
-    assert "API key" not in message
-    assert "rejected" not in message
+    assert response == {
+        "submitted": False,
+        "reason": "retry_later",
+        "next_allowed": "2026-11-04T11:00:00+00:00",
+        "last_submission": None,
+    }
 
 
 @pytest.mark.usefixtures("opted_in")
@@ -623,7 +624,7 @@ async def test_submit_now_other_errors(
     translation_key: str | None,
     message: str,
 ) -> None:
-    """Every domain error becomes a Home Assistant error."""
+    """Only real faults raise: each becomes a Home Assistant error."""
     with (
         patch(f"{SUBMISSION}.async_submit_now", side_effect=error),
         pytest.raises(HomeAssistantError) as err,
@@ -654,6 +655,11 @@ async def test_delete_all(
         "deleted": {"days": 1, "events": 2, "submissions": 1},
         "service_erasure": "erased",
         "installation_id_rotated": True,
+        "recorder": {
+            "entity_history": "no_recorder",
+            "statistics": "no_recorder",
+            "bus_events": "no_recorder",
+        },
     }
     assert stats_service.deleted_ids == [old_id]
     assert stats_service.submissions_for(old_id) == []
@@ -661,10 +667,13 @@ async def test_delete_all(
     assert export["counters_by_day"] == {}
     assert export["totals"] == {}
     assert export["submission"]["installation_id"] not in (None, old_id)
-    assert export["submission"]["history"] == []
-    assert export["submission"]["service_ids"] == []
-    assert export["submission"]["erasures"] == []
+    assert export["sent_reports"] == []
+    assert export["submission"]["ids_at_services"] == []
+    assert export["submission"]["pending_erasures"] == []
+    publish(hass)
     assert hass.states.get(JOBS_COMPLETED).state == "0"
+    # The fleet describes the present: it stays, and so does the sensor.
+    assert hass.states.get(PRINTERS).state == "3"
 
 
 async def test_delete_all_erasure_pending(
@@ -683,17 +692,18 @@ async def test_delete_all_erasure_pending(
     assert response["service_erasure"] == "pending"
     assert response["installation_id_rotated"] is True
     submission = (await _call(hass, SERVICE_EXPORT))["submission"]
-    assert [e["installation_id"] for e in submission["erasures"]] == [old_id]
+    assert [e["installation_id"] for e in submission["pending_erasures"]] == [old_id]
     assert submission["installation_id"] != old_id
+    publish(hass)
     state = hass.states.get("sensor.printernizer_usage_statistics_sharing_status")
-    assert state.attributes["pending_erasures"] == 1
+    assert list(state.attributes["pending_erasures"].values()) == [1]
     assert stats_service.deleted_ids == []
 
     stats_service.down = False
     await advance(hass, freezer, timedelta(hours=1, minutes=1))
 
     assert stats_service.deleted_ids == [old_id]
-    assert (await _call(hass, SERVICE_EXPORT))["submission"]["erasures"] == []
+    assert (await _call(hass, SERVICE_EXPORT))["submission"]["pending_erasures"] == []
 
 
 @pytest.mark.usefixtures("init_integration")
@@ -709,6 +719,11 @@ async def test_delete_all_never_shared(
         "deleted": {"days": 1, "events": 1, "submissions": 0},
         "service_erasure": "not_needed",
         "installation_id_rotated": False,
+        "recorder": {
+            "entity_history": "no_recorder",
+            "statistics": "no_recorder",
+            "bus_events": "no_recorder",
+        },
     }
     assert stats_service.log == []
     assert (await _call(hass, SERVICE_EXPORT))["totals"] == {}
@@ -719,6 +734,7 @@ SERVICE_CALLS = [
     (SERVICE_EXPORT, {}),
     (SERVICE_PREVIEW, {}),
     (SERVICE_SUBMIT_NOW, {}),
+    (SERVICE_SENT_REPORTS, {}),
     (SERVICE_DELETE_ALL, {}),
 ]
 
@@ -752,3 +768,87 @@ async def test_actions_without_entry(
         await _call(hass, service, data)
 
     assert err.value.translation_key == "not_loaded"
+
+
+# --- over Home Assistant's REST API ------------------------------------------------
+
+
+def _ours(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """Log records of Home Assistant and this integration (not the test servers' access logs)."""
+    return [
+        r
+        for r in caplog.records
+        if r.name.startswith(("homeassistant", "custom_components"))
+    ]
+
+
+@pytest.mark.usefixtures("init_integration")
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"event_type": "job_completed", "metadata": {"customer": "Jane Doe"}},
+            "Metadata key 1 of 1 is not allowed for job_completed",
+        ),
+        ({"event_type": "Jane's party"}, "Unknown event type; nothing was recorded"),
+        (
+            {"event_type": "job_failed", "metadata": {"duration_minutes": -5}},
+            "The value of duration_minutes is not allowed for job_failed",
+        ),
+    ],
+)
+async def test_record_event_refused_over_rest_is_400(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    body: dict[str, Any],
+    message: str,
+) -> None:
+    """A refused call over REST is a 400 with our message, and no traceback, on every version."""
+    await async_setup_component(hass, "api", {})
+    client = await hass_client()
+
+    response = await client.post(
+        f"/api/services/{DOMAIN}/{SERVICE_RECORD_EVENT}", json=body
+    )
+
+    assert response.status == 400
+    assert message in await response.text()
+    assert "Jane" not in await response.text()
+    assert not [r for r in _ours(caplog) if r.levelno >= logging.ERROR or r.exc_info]
+    assert (await _call(hass, SERVICE_EXPORT))["totals"] == {}
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_submit_now_over_rest_answers(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not sending is an answer over REST (200 with the reason), not a 500."""
+    await async_setup_component(hass, "api", {})
+    client = await hass_client()
+
+    response = await client.post(
+        f"/api/services/{DOMAIN}/{SERVICE_SUBMIT_NOW}?return_response"
+    )
+
+    assert response.status == 200
+    answer = (await response.json())["service_response"]
+    assert (answer["submitted"], answer["reason"]) == (False, "not_sharing")
+    assert not [r for r in _ours(caplog) if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.usefixtures("init_integration")
+async def test_export_without_response_writes_the_file(
+    hass: HomeAssistant, export_dirs: Path
+) -> None:
+    """An automation that only wants the file need not ask for a response."""
+    target = export_dirs / "only-the-file.json"
+
+    result = await hass.services.async_call(
+        DOMAIN, SERVICE_EXPORT, {"path": str(target)}, blocking=True
+    )
+
+    assert result is None
+    assert json.loads(target.read_text(encoding="utf-8"))["export_version"] == 3

@@ -261,10 +261,9 @@ class PrinternizerStatsCoordinator(DataUpdateCoordinator[StatsSnapshot]):
     def _update_device(self, version: str) -> None:
         """Show Printernizer's new release on the service device."""
         registry = dr.async_get(self.hass)
-        device = registry.async_get_device(
-            identifiers={(DOMAIN, self.config_entry.entry_id)}
-        )
-        if device is not None:
+        for device in dr.async_entries_for_config_entry(
+            registry, self.config_entry.entry_id
+        ):
             registry.async_update_device(
                 device.id, sw_version=None if version == UNKNOWN else version
             )

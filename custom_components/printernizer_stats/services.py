@@ -88,13 +88,15 @@ class RecordEventRefusedError(ServiceValidationError, HTTPBadRequest):
     """
 
     def __init__(self, translation_key: str, placeholders: dict[str, str]) -> None:
-        """Translate the message, then make it the body of the 400."""
-        ServiceValidationError.__init__(
-            self,
-            translation_domain=DOMAIN,
-            translation_key=translation_key,
-            translation_placeholders=placeholders or None,
-        )
+        """Set up both halves, then make the translated message the body of the 400."""
+        HTTPBadRequest.__init__(self)
+        # What HomeAssistantError's own __init__ sets (its super() call would
+        # reach aiohttp's keyword-only __init__).
+        self.args = (translation_key,)
+        self.generate_message = True
+        self.translation_domain = DOMAIN
+        self.translation_key = translation_key
+        self.translation_placeholders = placeholders or None
         self.text = str(self)
 
 
