@@ -387,7 +387,9 @@ def test_clock_jump_during_suspend_counts_only_the_jump() -> None:
     """A 16 h suspend plus a 2 h wall-clock error: 16 h are believed, 2 h held."""
     clock, boot = _booted()
     asleep = 16 * 3600.0
-    assert clock.now(T0 + timedelta(hours=18), boot + asleep) == T0 + timedelta(hours=16)
+    assert clock.now(T0 + timedelta(hours=18), boot + asleep) == T0 + timedelta(
+        hours=16
+    )
     assert clock.holding
 
 
