@@ -744,13 +744,14 @@ def test_report_worst_case_size_under_limit() -> None:
         tally=tally,
         period=period,
         installation=_facts(
-            app_version="999.999.9999.dev999",
+            app_version="9.999.9.dev99",
             platform="windows",
             deployment_mode="homeassistant",
         ),
         fleet=dict.fromkeys(PRINTER_TYPES, MAX_COUNT),
         today=date(2026, 4, 1),
     )
+    assert built["installation"]["app_version"] == "9.999.9.dev99"
     size = len(serialize_report(built))
     print(f"worst-case report size: {size} bytes")  # noqa: T201
     summary = built["error_summary"]
