@@ -30,15 +30,10 @@ from custom_components.printernizer_stats.errors import (
     ContractError,
     InsecureEndpointError,
     InvalidEndpointError,
-    NotDeliveredError,
-    NothingToSubmitError,
-    NotOptedInError,
     PrinternizerStatsError,
     RateLimitedError,
     RejectedError,
     StorageUnwritableError,
-    SubmitStoppedError,
-    TooSoonError,
 )
 from custom_components.printernizer_stats.stats_api import (
     MAX_RETRY_AFTER,
@@ -1330,7 +1325,7 @@ def test_is_local_host(host: str, local: bool) -> None:
 
 
 def test_errors_carry_codes_not_text() -> None:
-    """Client errors carry a reason code and a status; submit_now errors keep their fields."""
+    """Client errors carry a reason code and a status."""
     limited = RateLimitedError("http_429", retry_after=timedelta(seconds=5))
     assert (str(limited), limited.status, limited.retry_after) == (
         "http_429",
@@ -1338,25 +1333,12 @@ def test_errors_carry_codes_not_text() -> None:
         timedelta(seconds=5),
     )
     assert CannotConnectError("timeout").status is None
-    when = datetime(2026, 12, 1, tzinfo=UTC)
-    too_soon = TooSoonError(when)
-    assert (str(too_soon), too_soon.next_allowed) == ("too_soon", when)
-    stopped = SubmitStoppedError("auth_failed")
-    assert (str(stopped), stopped.halt) == ("auth_failed", "auth_failed")
-    missed = NotDeliveredError("http_503", when)
-    assert (str(missed), missed.reason, missed.retry_at) == (
-        "http_503",
-        "http_503",
-        when,
-    )
     for error in (
         AuthFailedError,
         RejectedError,
         InsecureEndpointError,
         InvalidEndpointError,
         ContractError,
-        NotOptedInError,
-        NothingToSubmitError,
         StorageUnwritableError,
     ):
         assert issubclass(error, PrinternizerStatsError)

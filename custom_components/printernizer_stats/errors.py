@@ -8,7 +8,7 @@ formats user-facing text.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 
 class PrinternizerStatsError(Exception):
@@ -69,42 +69,6 @@ class ContractError(PrinternizerStatsError, ValueError):
 
     A bug in the report builder: such a report is never sent.
     """
-
-
-class NotOptedInError(PrinternizerStatsError):
-    """submit_now: sharing is off, or waits for consent to a new disclosure."""
-
-
-class NothingToSubmitError(PrinternizerStatsError):
-    """submit_now: not even one whole day since the last report."""
-
-
-class TooSoonError(PrinternizerStatsError):
-    """submit_now: the one-request-per-hour limit (or the service's pause) applies."""
-
-    def __init__(self, next_allowed: datetime) -> None:
-        """Keep when a request is allowed again."""
-        super().__init__("too_soon")
-        self.next_allowed = next_allowed
-
-
-class SubmitStoppedError(PrinternizerStatsError):
-    """submit_now: sending is stopped (`auth_failed` or `rejected`) until that is fixed."""
-
-    def __init__(self, halt: str) -> None:
-        """Keep why."""
-        super().__init__(halt)
-        self.halt = halt
-
-
-class NotDeliveredError(PrinternizerStatsError):
-    """submit_now: this attempt failed; the report is retried automatically at `retry_at`."""
-
-    def __init__(self, reason: str, retry_at: datetime) -> None:
-        """Keep the reason code and the next attempt."""
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_at = retry_at
 
 
 class StorageUnwritableError(PrinternizerStatsError):
