@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import copy
+from datetime import UTC, date, datetime, timedelta
 import json
+import re
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
@@ -12,6 +14,7 @@ import pytest
 from custom_components.printernizer_stats.counters import (
     INTERNAL_ERROR,
     MAX_CAPPED_VALUES,
+    MINUTES_PER_DAY,
     REJECT_REASONS,
     UPTIME_COLUMN,
     Tally,
@@ -27,6 +30,7 @@ from custom_components.printernizer_stats.privacy import (
     clean_event,
     clean_value,
 )
+from custom_components.printernizer_stats.stored import Damage, Reading
 from custom_components.printernizer_stats.vocabulary import EVENT_TYPES, OTHER, UNKNOWN
 
 from .hostile_corpus import ERROR_SHAPED
@@ -35,6 +39,8 @@ DAY = "2026-11-02"
 NEXT_DAY = "2026-11-03"
 START = date(2026, 11, 2)
 WEEK = "2026-W45"
+# The trusted now files are read back at: rows up to 2026-12-01 are kept.
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -61,9 +67,22 @@ def _columns(counters: UsageCounters) -> list[str]:
     return columns
 
 
+def reading() -> Reading:
+    """The context a stored section is read back in."""
+    return Reading(now=NOW, damage=Damage())
+
+
+def _load(data: object) -> tuple[UsageCounters, list[str]]:
+    """A stored section read back, and what was dropped."""
+    context = reading()
+    return UsageCounters.from_storage(data, context), context.damage.summary()
+
+
 def _reload(counters: UsageCounters) -> UsageCounters:
-    """What Home Assistant's JSON storage gives back after a restart."""
-    return UsageCounters.from_storage(json.loads(json.dumps(counters.as_storage())))
+    """What Home Assistant's JSON storage gives back after a restart (nothing dropped)."""
+    restored, damage = _load(json.loads(json.dumps(counters.as_storage())))
+    assert damage == []
+    return restored
 
 
 @pytest.fixture
@@ -102,7 +121,7 @@ def test_counters_record(counters: UsageCounters) -> None:
                     "printer_type": {"bambu_lab": 1, "prusa_core": 1},
                 },
             },
-            "printernizer_uptime_hours": 20,
+            "printernizer_uptime_minutes": 20,
         },
         NEXT_DAY: {
             "error_occurred": {
@@ -114,6 +133,25 @@ def test_counters_record(counters: UsageCounters) -> None:
     assert counters.totals == {"job_completed": 2, "error_occurred": 1}
     assert counters.event_count() == 3
     assert counters.column_count() == 7
+
+
+def test_counters_record_reuses_day_and_week_until_pruned() -> None:
+    """The same day and week objects count into cached buckets; prune and clear drop the cache."""
+    counters = UsageCounters()
+    event = CleanEvent("job_created", {})
+    for _ in range(3):
+        counters.record(DAY, event, WEEK)
+    assert counters.as_storage()["days"] == {DAY: "3"}
+    assert counters.week_counts(WEEK) == {"job_created": 3}
+    assert counters.prune(START + timedelta(days=1)) == 1
+    counters.record(DAY, event, WEEK)
+    assert counters.as_storage()["days"] == {DAY: "1"}
+    assert counters.week_counts(WEEK) == {"job_created": 4}
+    counters.clear()
+    counters.record(DAY, event, WEEK)
+    assert counters.totals == {"job_created": 1}
+    assert counters.week_counts(WEEK) == {"job_created": 1}
+    assert counters.as_storage()["days"] == {DAY: "1"}
 
 
 def test_counters_weeks_follow_local_week(counters: UsageCounters) -> None:
@@ -167,18 +205,24 @@ def test_week_key_is_iso_week(day: date, week: str) -> None:
 
 
 def test_counters_add_uptime() -> None:
-    """Whole hours add up per day; zero or negative hours create nothing."""
+    """Minutes add up per day, never past the day's 1440; zero or negative minutes create nothing."""
     counters = UsageCounters()
     counters.add_uptime(DAY, 0)
     counters.add_uptime(DAY, -3)
     assert counters.days == ()
     counters.add_uptime(DAY, 5)
     counters.add_uptime(DAY, 3)
-    counters.add_uptime(NEXT_DAY, 24)
-    assert counters.tally(START, START + timedelta(days=1)).uptime_hours == 8
-    assert counters.tally(START, START + timedelta(days=2)).uptime_hours == 32
+    counters.add_uptime(NEXT_DAY, 1000)
+    counters.add_uptime(NEXT_DAY, 439)
+    assert counters.tally(START, START + timedelta(days=1)).uptime_minutes == 8
+    assert counters.tally(START, START + timedelta(days=2)).uptime_minutes == 1447
+    counters.add_uptime(NEXT_DAY, 2)
+    counters.add_uptime(NEXT_DAY, 10**20)
+    assert counters.tally(START, START + timedelta(days=2)).uptime_minutes == 1448
+    assert counters.as_storage()["days"] == {DAY: "8", NEXT_DAY: "1440"}
     assert counters.event_count() == 0
     assert counters.totals == {}
+    assert _reload(counters).as_storage() == counters.as_storage()
 
 
 def test_counters_tally_range() -> None:
@@ -198,7 +242,7 @@ def test_counters_tally_range() -> None:
     assert tally.by_value("error_occurred", "error_type") == {"TimeoutError": 7}
     assert tally.by_value("app_start", "app_version") == {"2.42.0": 3}
     assert tally.by_value("job_created", "printer_type") == {}
-    assert tally.uptime_hours == 7
+    assert tally.uptime_minutes == 7
     assert UPTIME_COLUMN not in tally.events
     assert counters.tally(START, START) == Tally()
 
@@ -208,7 +252,7 @@ def test_tally_empty() -> None:
     tally = Tally()
     assert tally.count("job_completed") == 0
     assert tally.by_value("error_occurred", "error_type") == {}
-    assert tally.uptime_hours == 0
+    assert tally.uptime_minutes == 0
 
 
 def test_counters_count_rejections(counters: UsageCounters) -> None:
@@ -358,7 +402,8 @@ def test_counters_storage_format(counters: UsageCounters) -> None:
 
 def test_counters_from_storage_empty() -> None:
     """A document without counters gives empty counters."""
-    counters = UsageCounters.from_storage({})
+    counters, damage = _load({})
+    assert damage == []
     assert counters.days == ()
     assert counters.totals == {}
     assert counters.rejected == {}
@@ -450,13 +495,18 @@ def test_counters_from_storage_empty() -> None:
             [7, 1],
             {UPTIME_COLUMN: 7, "job_completed": 1},
         ),
+        (
+            ["@uptime_hours", "job_completed"],
+            [7, 1],
+            {UPTIME_COLUMN: 420, "job_completed": 1},
+        ),
     ],
 )
 def test_counters_from_storage_recleans_names(
     columns: list[Any], row: list[int], expected: dict[str, int]
 ) -> None:
     """Stored names are checked against today's allowlist: renamed, merged or dropped."""
-    restored = UsageCounters.from_storage({"columns": columns, "days": {DAY: row}})
+    restored, _ = _load({"columns": columns, "days": {DAY: row}})
     stored = restored.as_storage()
     assert (
         dict(zip(stored["columns"], _ints(stored["days"][DAY]), strict=True))
@@ -487,72 +537,250 @@ def test_counters_from_storage_property_recleans(
 ) -> None:
     """Whatever names are stored, only allowlisted ones survive and a reload changes nothing more."""
     row = data.draw(st.lists(st.integers(0, 10**12), max_size=len(columns)))
-    restored = UsageCounters.from_storage({"columns": columns, "days": {DAY: row}})
+    restored, _ = _load({"columns": columns, "days": {DAY: row}})
     stored = restored.as_storage()
-    for name in stored["columns"]:
-        if name == UPTIME_COLUMN or name in EVENT_TYPES:
-            continue
-        event_type, _, rest = name.partition("/")
-        key, _, value = rest.partition("=")
-        assert clean_value(event_type, key, value) == value or (
-            key == "app_version" and value == OTHER
-        )
+    assert all(map(_allowed, stored["columns"]))
     # Merging keeps counts, dropping loses them; nothing is ever added.
     assert sum(_ints(stored["days"].get(DAY, ""))) <= sum(row)
     assert _reload(restored).as_storage() == stored
 
 
+def _allowed(name: str) -> bool:
+    """Whether a counter name is one today's allowlist writes."""
+    if name == UPTIME_COLUMN or name in EVENT_TYPES:
+        return True
+    event_type, _, rest = name.partition("/")
+    key, _, value = rest.partition("=")
+    return clean_value(event_type, key, value) == value or (
+        key == "app_version" and value == OTHER
+    )
+
+
+COLUMNS = [UPTIME_COLUMN, "job_completed", "job_completed/printer_type=bambu_lab"]
+ROWS = {DAY: "60,2,1", NEXT_DAY: "30,1,1"}
 VALID: dict[str, Any] = {
-    "columns": ["job_completed"],
-    "days": {DAY: [1]},
+    "columns": COLUMNS,
+    "days": ROWS,
     "rejected": {"unknown_key": 1},
-    "totals": {"job_completed": 1},
-    "weeks": {WEEK: {"job_completed": 1}},
+    "totals": {"job_completed": 3},
+    "weeks": {WEEK: {"job_completed": 3}},
 }
+DELETE = object()  # a change that removes the key
+ROW = ["counters: day row"]
+VALUE = ["counters: counter value"]
+WEEK_DAMAGE = ["counters: week"]
+
+
+def test_counters_valid_document_is_what_as_storage_writes() -> None:
+    """The document the damage tests start from is an undamaged one."""
+    counters = UsageCounters()
+    for day, jobs, minutes in ((DAY, 2, 60), (NEXT_DAY, 1, 30)):
+        for index in range(jobs):
+            kind = {"printer_type": "bambu_lab"} if index == 0 else {}
+            _record(counters, day, "job_completed", **kind)
+        counters.add_uptime(day, minutes)
+    counters.count_rejections([Rejection(RejectReason.UNKNOWN_KEY)])
+    assert counters.as_storage() == VALID
+    assert _reload(counters).as_storage() == VALID
 
 
 @pytest.mark.parametrize(
-    "data",
+    "key",
     [
-        [],
-        "counters",
-        None,
-        1,
-        VALID | {"columns": "job_completed"},
-        VALID | {"columns": {"job_completed": 0}},
-        VALID | {"days": [[1]]},
-        VALID | {"days": "garbage"},
-        VALID | {"rejected": ["unknown_key"]},
-        VALID | {"totals": 1},
-        VALID | {"weeks": []},
-        VALID | {"days": {"2026-11-2": [1]}},
-        VALID | {"days": {"yesterday": [1]}},
-        VALID | {"days": {20261102: [1]}},
-        VALID | {"days": {DAY: {"job_completed": 1}}},
-        VALID | {"days": {DAY: "1,x"}},
-        VALID | {"days": {DAY: "1,-1"}},
-        VALID | {"days": {DAY: "1,,2"}},
-        VALID | {"days": {DAY: [1, 2]}},
-        VALID | {"days": {DAY: [-1]}},
-        VALID | {"days": {DAY: [True]}},
-        VALID | {"days": {DAY: [1.5]}},
-        VALID | {"days": {DAY: ["1"]}},
-        VALID | {"days": {DAY: [None]}},
-        VALID | {"weeks": {"2026-48": {}}},
-        VALID | {"weeks": {"2026-W48": []}},
-        VALID | {"weeks": {5: {}, WEEK: {}}},
+        "9999-99-99",
+        "\uff12\uff10\uff12\uff16-\uff11\uff11-\uff11\uff19",
+        "2026-02-30",
+        "20261119",
+        "2026-W48-1",
+        "2026-11-2",
+        "2026-11-19T00:00:00",
+        " 2026-11-19",
+        "0000-01-01",
+        "9999-12-31",
+        "2026-12-02",
+        "",
     ],
 )
-def test_counters_from_storage_malformed(data: Any) -> None:
-    """Every malformed shape of the columnar form is refused with ValueError."""
-    UsageCounters.from_storage(VALID)
-    with pytest.raises(ValueError):
-        UsageCounters.from_storage(data)
+def test_counters_from_storage_bad_day_key(key: str) -> None:
+    """Issue 15: a day key that is no ASCII calendar day up to tomorrow drops that row alone."""
+    restored, damage = _load(VALID | {"days": ROWS | {key: "1,1,1"}})
+    assert restored.as_storage() == VALID
+    assert damage == ROW
+    kept, damage = _load(VALID | {"days": ROWS | {"2026-12-01": "1,1,1"}})
+    assert kept.days == (DAY, NEXT_DAY, "2026-12-01")
+    assert damage == []
+
+
+@pytest.mark.parametrize(
+    ("change", "kept", "damage"),
+    [
+        (
+            {"days": ROWS | {DAY: {"job_completed": 1}}},
+            {"days": {NEXT_DAY: "30,1,1"}},
+            ROW,
+        ),
+        ({"days": ROWS | {DAY: 5}}, {"days": {NEXT_DAY: "30,1,1"}}, ROW),
+        ({"days": ROWS | {DAY: None}}, {"days": {NEXT_DAY: "30,1,1"}}, ROW),
+        ({"days": ROWS | {DAY: "1," * 100_001}}, {"days": {NEXT_DAY: "30,1,1"}}, ROW),
+        ({"days": ROWS | {DAY: "60,x,1"}}, {"days": ROWS | {DAY: "60,0,1"}}, VALUE),
+        ({"days": ROWS | {DAY: "60,-1,1"}}, {"days": ROWS | {DAY: "60,0,1"}}, VALUE),
+        ({"days": ROWS | {DAY: "60,,1"}}, {"days": ROWS | {DAY: "60,0,1"}}, VALUE),
+        (
+            {"days": ROWS | {DAY: "60,\u0663,1"}},
+            {"days": ROWS | {DAY: "60,0,1"}},
+            VALUE,
+        ),
+        (
+            {"days": ROWS | {DAY: "60,1234567890123456,1"}},
+            {"days": ROWS | {DAY: "60,0,1"}},
+            VALUE,
+        ),
+        (
+            {"days": ROWS | {DAY: "60,999999999999999,1"}},
+            {"days": ROWS | {DAY: "60,999999999999999,1"}},
+            [],
+        ),
+        ({"days": ROWS | {DAY: "60,2,1,7"}}, {}, VALUE),
+        ({"days": ROWS | {DAY: "60,2,1,0,0"}}, {}, []),
+        ({"days": ROWS | {DAY: [60, 2, 1]}}, {}, []),
+        (
+            {"days": ROWS | {DAY: [60, -1, True]}},
+            {"days": ROWS | {DAY: "60"}},
+            ["counters: counter value (2)"],
+        ),
+        (
+            {"days": ROWS | {DAY: [60, "2", 1.0, 10**15]}},
+            {"days": ROWS | {DAY: "60"}},
+            ["counters: counter value (3)"],
+        ),
+        ({"days": ROWS | {DAY: "1441,2,1"}}, {"days": ROWS | {DAY: "0,2,1"}}, VALUE),
+        ({"days": ROWS | {DAY: "1440,2,1"}}, {"days": ROWS | {DAY: "1440,2,1"}}, []),
+        ({"days": [[1]]}, {"columns": [], "days": {}}, ["counters: day rows"]),
+        ({"days": DELETE}, {"columns": [], "days": {}}, []),
+        (
+            {"columns": "job_completed"},
+            {"columns": [], "days": {DAY: "", NEXT_DAY: ""}},
+            ["counters: counter names", "counters: counter value (6)"],
+        ),
+        (
+            {"columns": [UPTIME_COLUMN, 5, COLUMNS[2]]},
+            {
+                "columns": [UPTIME_COLUMN, COLUMNS[2]],
+                "days": {DAY: "60,1", NEXT_DAY: "30,1"},
+            },
+            ["counters: counter name"],
+        ),
+        ({"totals": {"job_completed": 3, "teleport": 1}}, {}, ["counters: total"]),
+        ({"totals": {"job_completed": "3"}}, {"totals": {}}, ["counters: total"]),
+        ({"totals": {"job_completed": 10**15}}, {"totals": {}}, ["counters: total"]),
+        ({"totals": 1}, {"totals": {}}, ["counters: total"]),
+        ({"totals": DELETE}, {"totals": {}}, []),
+        (
+            {"rejected": {"unknown_key": 1, "sensitive_value": 1}},
+            {},
+            ["counters: rejection count"],
+        ),
+        (
+            {"rejected": ["unknown_key"]},
+            {"rejected": {}},
+            ["counters: rejection count"],
+        ),
+        ({"weeks": {WEEK: {"job_completed": 3}, "2026-48": {}}}, {}, WEEK_DAMAGE),
+        ({"weeks": {WEEK: {"job_completed": 3}, "2026-W54": {}}}, {}, WEEK_DAMAGE),
+        ({"weeks": {WEEK: {"job_completed": 3}, "2025-W53": {}}}, {}, WEEK_DAMAGE),
+        ({"weeks": {WEEK: {"job_completed": 3}, "2026-W50": {}}}, {}, WEEK_DAMAGE),
+        (
+            {"weeks": {WEEK: {"job_completed": 3}, "2026-W49": {}}},
+            {"weeks": {WEEK: {"job_completed": 3}, "2026-W49": {}}},
+            [],
+        ),
+        ({"weeks": {WEEK: []}}, {"weeks": {WEEK: {}}}, WEEK_DAMAGE),
+        (
+            {"weeks": {WEEK: {"job_completed": -1, "teleport": 1}}},
+            {"weeks": {WEEK: {}}},
+            ["counters: week count (2)"],
+        ),
+        ({"weeks": []}, {"weeks": {}}, WEEK_DAMAGE),
+        ({"extra": {"a": [1, {"b": None}]}, "uptime_hours": 5}, {}, []),
+    ],
+)
+def test_counters_from_storage_drops_each_damaged_unit_alone(
+    change: dict[str, Any], kept: dict[str, Any], damage: list[str]
+) -> None:
+    """A bad row, value, name, total, rejection or week drops only itself, named in the damage."""
+    data = copy.deepcopy(VALID)
+    for key, value in change.items():
+        if value is DELETE:
+            del data[key]
+        else:
+            data[key] = value
+    restored, found = _load(data)
+    assert restored.as_storage() == VALID | kept
+    assert found == damage
+
+
+def test_counters_from_storage_huge_uptime_keeps_every_other_counter() -> None:
+    """Issue 15: after `uptime_seconds: 1e22` gave a 19-digit row value, all other counters are kept."""
+    counters = UsageCounters()
+    for _ in range(5):
+        _record(counters, DAY, "job_completed", printer_type="bambu_lab")
+    _record(counters, NEXT_DAY, "job_created", printer_type="bambu_lab")
+    counters.add_uptime(NEXT_DAY, 30)
+    stored = json.loads(json.dumps(counters.as_storage()))
+    assert stored["columns"][0] == UPTIME_COLUMN
+    assert stored["days"][DAY].startswith("0,")
+    stored["days"][DAY] = "2777777777777777664" + stored["days"][DAY][1:]
+    restored, damage = _load(stored)
+    assert damage == VALUE
+    assert restored.totals == {"job_completed": 5, "job_created": 1}
+    assert restored.as_nested() == counters.as_nested()
+    assert restored.tally(START, START + timedelta(days=2)).uptime_minutes == 30
+    assert restored.weeks == counters.weeks
+
+
+@pytest.mark.parametrize(
+    ("columns", "row", "minutes", "damage"),
+    [
+        (["@uptime_hours"], "7", 420, []),
+        (["@uptime_hours", "job_created"], "0,1", 0, []),
+        # Before 0.3 each unload rounded half an hour up: more than 24 h is a day.
+        (["@uptime_hours"], "25", MINUTES_PER_DAY, []),
+        (["@uptime_hours"], "999999999999999", MINUTES_PER_DAY, []),
+        (["@uptime_hours", UPTIME_COLUMN], "2,30", 150, []),
+        (["@uptime_hours", UPTIME_COLUMN], "20,300", MINUTES_PER_DAY, []),
+        ([UPTIME_COLUMN], "1440", MINUTES_PER_DAY, []),
+        # No version writes more than a day's minutes: that value is damage.
+        ([UPTIME_COLUMN], "1441", 0, VALUE),
+        (["@uptime_hours", UPTIME_COLUMN], "1,1441", 60, VALUE),
+    ],
+)
+def test_counters_from_storage_uptime_minutes(
+    columns: list[str], row: str, minutes: int, damage: list[str]
+) -> None:
+    """The legacy "@uptime_hours" column is read as 60 minutes an hour; a day holds at most 1440."""
+    restored, found = _load({"columns": columns, "days": {DAY: row}})
+    assert found == damage
+    assert restored.tally(START, START + timedelta(days=1)).uptime_minutes == minutes
+    stored = restored.as_storage()
+    assert "@uptime_hours" not in stored["columns"]
+    assert (
+        UPTIME_COLUMN not in stored["columns"]
+        or stored["days"][DAY].startswith(f"{minutes},")
+        or stored["days"][DAY] == str(minutes)
+    )
+    assert _reload(restored).as_storage() == stored
+
+
+@pytest.mark.parametrize("data", [None, [], [VALID], "counters", 1, 1.5, True])
+def test_counters_from_storage_refuses_non_objects(data: object) -> None:
+    """Only a section that is not an object raises (storage then notes the whole section)."""
+    with pytest.raises(ValueError, match="not an object"):
+        UsageCounters.from_storage(data, reading())
 
 
 def test_counters_from_storage_drops_bad_entries() -> None:
-    """Unknown reasons, event types and bad counts in totals, rejections and weeks are dropped."""
-    restored = UsageCounters.from_storage(
+    """Unknown reasons, event types and bad counts in totals, rejections and weeks are dropped and named."""
+    restored, damage = _load(
         VALID
         | {
             "rejected": {
@@ -570,6 +798,11 @@ def test_counters_from_storage_drops_bad_entries() -> None:
             },
         }
     )
+    assert damage == [
+        "counters: rejection count (3)",
+        "counters: total (2)",
+        "counters: week count (3)",
+    ]
     assert restored.rejected == {"unknown_key": 2, INTERNAL_ERROR: 3}
     assert restored.totals == {"job_completed": 4}
     assert restored.weeks == {
@@ -583,9 +816,10 @@ def test_counters_from_storage_drops_bad_entries() -> None:
 
 def test_counters_from_storage_zero_and_short_rows() -> None:
     """Zero counts are not kept and a short row leaves the rest of the columns at zero."""
-    restored = UsageCounters.from_storage(
+    restored, damage = _load(
         {"columns": ["job_created", "job_completed"], "days": {DAY: [0], NEXT_DAY: []}}
     )
+    assert damage == []
     assert restored.days == (DAY, NEXT_DAY)
     assert restored.event_count() == 0
     assert restored.column_count() == 0
@@ -725,3 +959,184 @@ def test_counters_as_nested_unknown_default() -> None:
             }
         }
     }
+
+
+# --- any mutation of a valid document ---------------------------------------------------
+
+HOSTILE_STRINGS = [
+    "9999-99-99",
+    "\uff12\uff10\uff12\uff16-\uff11\uff11-\uff11\uff19",
+    "2026-02-30",
+    "20261119",
+    "2026-W48-1",
+    "2026-11-19",
+    "2026-12-02",
+    "2026-W48",
+    "2026-W54",
+    "1,2,3",
+    "1,,x",
+    "2777777777777777664,5",
+    "1" * 16,
+    "9" * 15,
+    "-1",
+    "1441",
+    "job_completed",
+    "job_completed/printer_type=bambu_lab",
+    "error_occurred/error_type=JohnSmithError",
+    "app_start/app_version=19.07.1985",
+    "@uptime_hours",
+    UPTIME_COLUMN,
+    "unknown_key",
+    "\u0000\ud7ff\U0001f600",
+    "A" * 5000,
+]
+HOSTILE_TEXT = st.text(max_size=20) | st.sampled_from(HOSTILE_STRINGS)
+HOSTILE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 2000)
+    | st.integers()
+    | st.floats()
+    | HOSTILE_TEXT,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(HOSTILE_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+SECTIONS = ("columns", "days", "rejected", "totals", "weeks")
+type Mutation = tuple[str, Any, Any]
+MUTATIONS: st.SearchStrategy[list[Mutation]] = st.lists(
+    st.one_of(
+        st.tuples(st.just("row"), st.integers(0, 50), HOSTILE),
+        st.tuples(st.just("rename"), st.integers(0, 50), HOSTILE_TEXT),
+        st.tuples(st.just("add"), HOSTILE_TEXT, HOSTILE),
+        st.tuples(st.just("column"), st.integers(0, 50), HOSTILE),
+        st.tuples(st.just("append"), st.none(), HOSTILE),
+        st.tuples(st.just("section"), st.sampled_from([*SECTIONS, "extra"]), HOSTILE),
+        st.tuples(st.just("delete"), st.sampled_from(SECTIONS), st.none()),
+        st.tuples(
+            st.just("entry"),
+            st.sampled_from(["rejected", "totals", "weeks"]),
+            st.tuples(HOSTILE_TEXT, HOSTILE),
+        ),
+    ),
+    max_size=6,
+)
+DAMAGE_LINE = re.compile(
+    r"counters: (counter names?|day rows?|counter value|rejection count|total"
+    r"|week|week count)( \(\d+\))?"
+)
+
+
+class Mutated:
+    """A valid document with mutations applied, and which of its units they touched."""
+
+    def __init__(self, document: dict[str, Any], mutations: list[Mutation]) -> None:
+        """Apply the mutations in order."""
+        self.data = copy.deepcopy(document)
+        self.days: set[str] = set()  # original rows changed, renamed or overwritten
+        self.columns: set[int] = set()  # column positions replaced
+        self.sections: set[str] = set()  # sections replaced or removed
+        self.entries: dict[str, set[str]] = {"rejected": set(), "totals": set()}
+        self.weeks = False
+        originals = set(document["days"])
+        for kind, where, value in mutations:
+            days, columns = self.data.get("days"), self.data.get("columns")
+            if kind in ("row", "rename") and isinstance(days, dict) and days:
+                day = sorted(days)[where % len(days)]
+                self.days.add(day)
+                if kind == "rename":
+                    self.days.add(value)
+                    days[value] = days.pop(day)
+                else:
+                    days[day] = value
+            elif kind == "add" and isinstance(days, dict):
+                self.days.add(where)
+                days[where] = value
+            elif kind == "column" and isinstance(columns, list) and columns:
+                self.columns.add(where % len(columns))
+                columns[where % len(columns)] = value
+            elif kind == "append" and isinstance(columns, list):
+                columns.append(value)
+            elif kind in ("section", "delete"):
+                self.sections.add(where)
+                if kind == "delete":
+                    self.data.pop(where, None)
+                else:
+                    self.data[where] = value
+            elif kind == "entry" and isinstance(self.data.get(where), dict):
+                key, entry = value
+                self.data[where][key] = entry
+                if where == "weeks":
+                    self.weeks = True
+                else:
+                    self.entries[where].add(key)
+        self.days &= originals
+
+    def undamaged_days(self, document: dict[str, Any]) -> list[str]:
+        """The original rows no mutation reached."""
+        if self.sections & {"columns", "days"}:
+            return []
+        return [
+            day
+            for day, row in document["days"].items()
+            if day not in self.days
+            and not any(p in self.columns for p, v in enumerate(_ints(row)) if v)
+        ]
+
+
+BASE: st.SearchStrategy[list[Operation]] = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("record"),
+            st.integers(0, 28),
+            st.sampled_from(EVENT_TYPES),
+            st.dictionaries(
+                st.sampled_from(sorted({k for f in ALLOWLIST.values() for k in f})),
+                METADATA_VALUES,
+                max_size=3,
+            ),
+        ),
+        st.tuples(
+            st.just("uptime"), st.integers(0, 28), st.integers(1, 1500), st.just({})
+        ),
+        st.tuples(
+            st.just("reject"),
+            st.integers(0, 28),
+            st.sampled_from(list(RejectReason)),
+            st.just({}),
+        ),
+    ),
+    min_size=1,
+    max_size=15,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(base=BASE, mutations=MUTATIONS)
+def test_counters_from_storage_property_mutations(
+    base: list[Operation], mutations: list[Mutation]
+) -> None:
+    """Issue 15: any mutation of a valid document never raises; undamaged units survive; names stay allowed."""
+    original = UsageCounters()
+    for operation in base:
+        _apply(original, operation)
+    document = json.loads(json.dumps(original.as_storage()))
+    mutated = Mutated(document, mutations)
+    restored, damage = _load(mutated.data)
+    assert all(DAMAGE_LINE.fullmatch(line) for line in damage)
+    nested, before = restored.as_nested(), original.as_nested()
+    for day in mutated.undamaged_days(document):
+        assert nested[day] == before[day]
+    for section in ("rejected", "totals"):
+        if section not in mutated.sections:
+            for key, count in document[section].items():
+                if key not in mutated.entries[section]:
+                    assert getattr(restored, section)[key] == count
+    if "weeks" not in mutated.sections and not mutated.weeks:
+        assert restored.weeks == original.weeks
+    stored = json.loads(json.dumps(restored.as_storage()))
+    assert all(map(_allowed, stored["columns"]))
+    assert all(date.fromisoformat(day) <= date(2026, 12, 1) for day in stored["days"])
+    again, damage = _load(stored)
+    assert damage == []
+    assert again.as_storage() == stored

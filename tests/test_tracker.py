@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 import dataclasses
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 import functools
 import gc
 import hashlib
@@ -17,6 +18,7 @@ import uuid
 
 import aiohttp
 from aiohttp import web
+from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.printernizer_stats.printernizer import (
@@ -26,10 +28,13 @@ from custom_components.printernizer_stats.printernizer import (
     PrinternizerClient,
 )
 from custom_components.printernizer_stats.privacy import clean_event
+from custom_components.printernizer_stats.stored import Damage, Reading
 from custom_components.printernizer_stats.tracker import (
     MAX_TRACKED,
+    MAX_UPTIME,
     RawEvent,
     TransitionTracker,
+    UptimeCredit,
 )
 from custom_components.printernizer_stats.vocabulary import PRINTER_TYPES
 
@@ -40,9 +45,16 @@ RECORDINGS = {
     for path in (FIXTURES / "printernizer").glob("[0-9]*.json")
 }
 T0 = datetime(2026, 11, 30, 10, 0)
+# The trusted now the listings are read at (naive UTC, as the coordinator passes it).
+NOW = datetime(2026, 11, 30, 12, 0)
+# Printernizer's seconds after T0 of a job stamped 2099.
+Y2099 = (datetime(2099, 1, 1) - T0).total_seconds()
+# One day after NOW, in seconds after T0: the latest Printernizer time believed.
+AHEAD = (NOW + timedelta(days=1) - T0).total_seconds()
 TYPES = {"p-bambu": "bambu_lab", "p-prusa": "prusa_core"}
 APP = {"app_version": "2.42.0", "deployment_mode": "homeassistant"}
 MARK = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+MINUTE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00\+00:00")
 HEX = re.compile(r"[0-9a-f]{8,}")
 PRUSA = {"printer_type": "prusa_core"}
 BAMBU = {"printer_type": "bambu_lab"}
@@ -96,9 +108,15 @@ def printer(ident: str, status: str, printer_type: str = "prusa_core") -> Printe
     return Printer(id=ident, printer_type=printer_type, status=status)
 
 
-def restarted(tracker: TransitionTracker) -> TransitionTracker:
+def reading(now: datetime = NOW) -> Reading:
+    """The context a stored section is read back in, at a naive UTC time."""
+    return Reading(now=now.replace(tzinfo=UTC), damage=Damage())
+
+
+def restarted(tracker: TransitionTracker, now: datetime = NOW) -> TransitionTracker:
     """Home Assistant restarted: a new tracker from what the old one stored, through JSON."""
-    return TransitionTracker.from_storage(json.loads(json.dumps(tracker.as_storage())))
+    stored = json.loads(json.dumps(tracker.as_storage()))
+    return TransitionTracker.from_storage(stored, reading(now))
 
 
 @pytest.fixture
@@ -106,9 +124,58 @@ def tracker() -> TransitionTracker:
     """A tracker whose first listings (all empty) were the baseline."""
     tracker = TransitionTracker()
     assert tracker.printers([]) == []
-    assert tracker.jobs([], TYPES) == []
-    assert tracker.files([]) == []
+    assert tracker.jobs([], TYPES, now=NOW) == []
+    assert tracker.files([], now=NOW) == []
     return tracker
+
+
+# Home Assistant's clocks at an uptime reading: midnight UTC of a Monday.
+U0 = datetime(2026, 11, 30, tzinfo=UTC)
+DAY0 = U0.date()
+DAY1 = DAY0 + timedelta(days=1)
+DAY2 = DAY0 + timedelta(days=2)
+
+
+@dataclass
+class Uptime:
+    """Printernizer's runs against Home Assistant's clocks, read as the coordinator reads them."""
+
+    tracker: TransitionTracker = field(default_factory=TransitionTracker)
+    now: datetime = U0  # trusted time, aware UTC
+    mono: float = 5000.0  # the event loop's clock: a suspend does not move it
+    start: datetime = U0  # when Printernizer's current run started
+
+    def read(self, jitter: float = 0.0) -> tuple[list[RawEvent], UptimeCredit]:
+        """Read Printernizer's uptime now, off by `jitter` seconds."""
+        seconds = (self.now - self.start).total_seconds() + jitter
+        return self.tracker.uptime(seconds, now=self.now, mono=self.mono, **APP)
+
+    def wait(self, seconds: float, *, suspended: bool = False) -> None:
+        """Let time pass; while suspended only the wall clock moves."""
+        self.now += timedelta(seconds=seconds)
+        self.mono += 0 if suspended else seconds
+
+    def poll(
+        self, seconds: float = 60, jitter: float = 0.0
+    ) -> tuple[list[RawEvent], UptimeCredit]:
+        """Wait, then read."""
+        self.wait(seconds)
+        return self.read(jitter)
+
+    def restart_printernizer(self, down: float) -> None:
+        """Printernizer stops now and is back `down` seconds later."""
+        self.wait(down)
+        self.start = self.now
+
+    def restart_home_assistant(self, away: float) -> None:
+        """Home Assistant stops now and starts `away` seconds later from what it stored."""
+        self.wait(away)
+        self.tracker = restarted(self.tracker, self.now.replace(tzinfo=None))
+
+
+def shutdown(hours: float) -> list[RawEvent]:
+    """A counted restart: the ended run's uptime, then the start."""
+    return [("app_shutdown", {"uptime_hours": hours}), ("app_start", APP)]
 
 
 @dataclass
@@ -167,9 +234,9 @@ async def test_tracker_recorded_first_listing_is_baseline(recorded: Recorded) ->
     tracker = TransitionTracker()
     printers = await recorded.printers("02d")
     assert tracker.printers(printers) == []
-    assert tracker.jobs(await recorded.jobs("03l"), _types(printers)) == []
-    assert tracker.files(await recorded.files("04a")) == []
-    assert tracker.uptime(21, **APP) == ([], 0.0)
+    assert tracker.jobs(await recorded.jobs("03l"), _types(printers), now=NOW) == []
+    assert tracker.files(await recorded.files("04a"), now=NOW) == []
+    assert Uptime(tracker, now=U0 + timedelta(seconds=21)).read() == ([], [])
 
 
 async def test_tracker_recorded_run(recorded: Recorded) -> None:
@@ -178,21 +245,23 @@ async def test_tracker_recorded_run(recorded: Recorded) -> None:
     printers = await recorded.printers("02d")
     types = _types(printers)
     assert tracker.printers(printers) == []
-    assert tracker.jobs(await recorded.jobs("08b"), types) == []  # empty: no job yet
-    assert tracker.jobs(await recorded.jobs("03d"), types) == [
+    assert (
+        tracker.jobs(await recorded.jobs("08b"), types, now=NOW) == []
+    )  # empty: no job yet
+    assert tracker.jobs(await recorded.jobs("03d"), types, now=NOW) == [
         ("job_created", PRUSA),
         ("job_created", PRUSA),  # created as octoprint, listed as prusa_core
         ("job_created", BAMBU),
     ]
-    assert tracker.jobs(await recorded.jobs("03f"), types) == []
-    assert tracker.jobs(await recorded.jobs("03h"), types) == []
-    assert tracker.jobs(await recorded.jobs("03j"), types) == [
+    assert tracker.jobs(await recorded.jobs("03f"), types, now=NOW) == []
+    assert tracker.jobs(await recorded.jobs("03h"), types, now=NOW) == []
+    assert tracker.jobs(await recorded.jobs("03j"), types, now=NOW) == [
         ("job_failed", PRUSA | {"duration_minutes": 0.0})
     ]
-    assert tracker.jobs(await recorded.jobs("03l"), types) == [
+    assert tracker.jobs(await recorded.jobs("03l"), types, now=NOW) == [
         ("job_completed", BAMBU | {"duration_minutes": JOB_1_MINUTES})
     ]
-    assert tracker.jobs(await recorded.jobs("03l"), types) == []
+    assert tracker.jobs(await recorded.jobs("03l"), types, now=NOW) == []
     assert tracker.printers(await recorded.printers("03q")) == []
 
 
@@ -200,9 +269,9 @@ async def test_tracker_recorded_pages(recorded: Recorded) -> None:
     """A job read twice while pages shift (limit-2 pages) counts once."""
     tracker = TransitionTracker()
     types = _types(await recorded.printers("02d"))
-    tracker.jobs(await recorded.jobs("03f"), types)
+    tracker.jobs(await recorded.jobs("03f"), types, now=NOW)
     shifted = [*await recorded.jobs("03m"), *await recorded.jobs("03l")]
-    assert [event for event, _ in tracker.jobs(shifted, types)] == [
+    assert [event for event, _ in tracker.jobs(shifted, types, now=NOW)] == [
         "job_failed",
         "job_completed",
     ]
@@ -236,14 +305,14 @@ async def test_tracker_recorded_home_assistant_restart(
     before = TransitionTracker()
     types = _types(await recorded.printers("02d"))
     before.printers(await recorded.printers("02d"))
-    before.jobs(await recorded.jobs("08b"), types)
-    before.jobs(await recorded.jobs("03d"), types)
-    before.jobs(await recorded.jobs(last_seen), types)
+    before.jobs(await recorded.jobs("08b"), types, now=NOW)
+    before.jobs(await recorded.jobs("03d"), types, now=NOW)
+    before.jobs(await recorded.jobs(last_seen), types, now=NOW)
 
     after = restarted(before)
     assert after.printers(await recorded.printers("03q")) == []
-    assert after.jobs(await recorded.jobs("03l"), types) == expected
-    assert after.jobs(await recorded.jobs("03l"), types) == []
+    assert after.jobs(await recorded.jobs("03l"), types, now=NOW) == expected
+    assert after.jobs(await recorded.jobs("03l"), types, now=NOW) == []
 
 
 async def test_tracker_recorded_printernizer_restart(recorded: Recorded) -> None:
@@ -252,17 +321,17 @@ async def test_tracker_recorded_printernizer_restart(recorded: Recorded) -> None
     printers = await recorded.printers("02d")
     types = _types(printers)
     tracker.printers(printers)
-    tracker.jobs(await recorded.jobs("08b"), types)
-    tracker.jobs(await recorded.jobs("03l"), types)
+    tracker.jobs(await recorded.jobs("08b"), types, now=NOW)
+    tracker.jobs(await recorded.jobs("03l"), types, now=NOW)
     stored = tracker.as_storage()
-    assert tracker.jobs(await recorded.jobs("08b"), types) == []
+    assert tracker.jobs(await recorded.jobs("08b"), types, now=NOW) == []
     assert tracker.printers(await recorded.printers("08c")) == []
     assert tracker.as_storage() == stored
     # Home Assistant restarting into the same empty list counts nothing either.
-    assert restarted(tracker).jobs(await recorded.jobs("08b"), types) == []
+    assert restarted(tracker).jobs(await recorded.jobs("08b"), types, now=NOW) == []
     # Jobs made after Printernizer's restart are new.
-    new = job("after-restart", "pending", created=3600 * 24 * 365)
-    assert tracker.jobs([new], types) == [("job_created", BAMBU)]
+    new = job("after-restart", "pending", created=3600)
+    assert tracker.jobs([new], types, now=NOW) == [("job_created", BAMBU)]
 
 
 # --- jobs ----------------------------------------------------------------------------
@@ -273,9 +342,12 @@ def test_tracker_first_listing_is_baseline() -> None:
     tracker = TransitionTracker()
     assert tracker.printers([printer("p-prusa", "online")]) == []
     jobs = [job("1", "completed", finished=60, duration=600), job("2", "running")]
-    assert tracker.jobs(jobs, TYPES) == []
-    assert tracker.files([file("f", "downloaded", downloaded=30)]) == []
-    assert tracker.uptime(500, **APP) == ([], 0.0)
+    assert tracker.jobs(jobs, TYPES, now=NOW) == []
+    assert tracker.files([file("f", "downloaded", downloaded=30)], now=NOW) == []
+    # Uptime is no baseline: the run so far is credited, without a restart.
+    uptime = Uptime(tracker, now=U0 + timedelta(hours=10, seconds=30))
+    uptime.start = uptime.now - timedelta(seconds=500)
+    assert uptime.read() == ([], [(DAY0, 8)])
 
 
 @pytest.mark.parametrize(
@@ -332,6 +404,7 @@ def test_tracker_job_transitions(
                 )
             ],
             TYPES,
+            now=NOW,
         )
     assert events == expected
 
@@ -350,57 +423,59 @@ def test_tracker_job_printer_type(
 ) -> None:
     """A job that says "unknown" takes its printer's type from the printers listing."""
     kind = {"printer_type": printer_type, "printer_id": printer_id}
-    tracker.jobs([job("7", "running", **kind)], TYPES)
+    tracker.jobs([job("7", "running", **kind)], TYPES, now=NOW)
     done = job("7", "completed", created=0, finished=19, duration=19.0, **kind)
-    assert tracker.jobs([done], TYPES) == [
+    assert tracker.jobs([done], TYPES, now=NOW) == [
         ("job_completed", {"printer_type": expected, "duration_minutes": 19 / 60})
     ]
 
 
 def test_tracker_job_without_duration(tracker: TransitionTracker) -> None:
     """A finished job without a duration carries no duration."""
-    tracker.jobs([job("1", "running")], TYPES)
-    assert tracker.jobs([job("1", "failed", finished=10)], TYPES) == [
+    tracker.jobs([job("1", "running")], TYPES, now=NOW)
+    assert tracker.jobs([job("1", "failed", finished=10)], TYPES, now=NOW) == [
         ("job_failed", BAMBU)
     ]
 
 
 def test_tracker_item_listed_twice_counts_once(tracker: TransitionTracker) -> None:
     """An item listed twice in one poll (pages shifted between requests) counts once."""
-    tracker.jobs([job("1", "running")], TYPES)
+    tracker.jobs([job("1", "running")], TYPES, now=NOW)
     done = job("1", "completed", finished=60, duration=60)
-    assert tracker.jobs([done, done], TYPES) == [
+    assert tracker.jobs([done, done], TYPES, now=NOW) == [
         ("job_completed", BAMBU | {"duration_minutes": 1.0})
     ]
     new = job("2", "pending", created=70)
-    assert tracker.jobs([new, new, done], TYPES) == [("job_created", BAMBU)]
-    tracker.files([file("f", "downloading")])
+    assert tracker.jobs([new, new, done], TYPES, now=NOW) == [("job_created", BAMBU)]
+    tracker.files([file("f", "downloading")], now=NOW)
     twice = file("f", "downloaded", downloaded=80)
-    assert len(tracker.files([twice, twice])) == 1
+    assert len(tracker.files([twice, twice], now=NOW)) == 1
 
 
 def test_tracker_job_created_in_baseline_second(tracker: TransitionTracker) -> None:
     """After a baseline, a job not listed in it but created in its newest second is new."""
     fresh = TransitionTracker()
-    assert fresh.jobs([job("1", "pending", created=10)], TYPES) == []
+    assert fresh.jobs([job("1", "pending", created=10)], TYPES, now=NOW) == []
     assert fresh.jobs(
-        [job("2", "pending", created=10), job("3", "pending", created=9)], TYPES
+        [job("2", "pending", created=10), job("3", "pending", created=9)],
+        TYPES,
+        now=NOW,
     ) == [("job_created", BAMBU)]
 
 
 def test_tracker_job_without_created_time(tracker: TransitionTracker) -> None:
     """A job without a creation time is never counted as new."""
-    tracker.jobs([job("0", "pending", created=5)], TYPES)
-    assert tracker.jobs([job("1", "pending", created=None)], TYPES) == []
+    tracker.jobs([job("0", "pending", created=5)], TYPES, now=NOW)
+    assert tracker.jobs([job("1", "pending", created=None)], TYPES, now=NOW) == []
 
 
 def test_tracker_vanished_jobs_not_new_again(tracker: TransitionTracker) -> None:
     """Jobs missing from one listing (a glitch, a shifted page) are not counted again."""
     jobs = [job(str(i), "completed", created=i, finished=i + 1) for i in range(10)]
-    tracker.jobs(jobs, TYPES)
-    assert tracker.jobs([], TYPES) == []
-    assert tracker.jobs(jobs[5:], TYPES) == []
-    assert tracker.jobs(jobs, TYPES) == []
+    tracker.jobs(jobs, TYPES, now=NOW)
+    assert tracker.jobs([], TYPES, now=NOW) == []
+    assert tracker.jobs(jobs[5:], TYPES, now=NOW) == []
+    assert tracker.jobs(jobs, TYPES, now=NOW) == []
 
 
 def test_tracker_forgotten_jobs_stay_old(tracker: TransitionTracker) -> None:
@@ -410,19 +485,19 @@ def test_tracker_forgotten_jobs_stay_old(tracker: TransitionTracker) -> None:
         for i in reversed(range(MAX_TRACKED))
     ]
     fresh = TransitionTracker()
-    assert fresh.jobs(old, TYPES) == []
+    assert fresh.jobs(old, TYPES, now=NOW) == []
     new = [job(f"new-{i}", "running", created=5000) for i in range(10)]
-    assert len(fresh.jobs(new, TYPES)) == 10
-    assert fresh.jobs(old[:-10], TYPES) == []
-    assert fresh.jobs(old[-10:], TYPES) == []
+    assert len(fresh.jobs(new, TYPES, now=NOW)) == 10
+    assert fresh.jobs(old[:-10], TYPES, now=NOW) == []
+    assert fresh.jobs(old[-10:], TYPES, now=NOW) == []
 
 
 def test_tracker_listing_bounded(tracker: TransitionTracker) -> None:
     """At most MAX_TRACKED items of a listing are looked at."""
     jobs = [job(f"j{i}", "pending", created=i) for i in range(MAX_TRACKED + 200)]
-    assert len(tracker.jobs(jobs, TYPES)) == MAX_TRACKED
+    assert len(tracker.jobs(jobs, TYPES, now=NOW)) == MAX_TRACKED
     files = [file(f"f{i}", "downloaded") for i in range(MAX_TRACKED + 5)]
-    assert len(tracker.files(files)) == MAX_TRACKED
+    assert len(tracker.files(files, now=NOW)) == MAX_TRACKED
     printers = [printer(f"p{i}", "online") for i in range(MAX_TRACKED + 5)]
     tracker.printers(printers)
     assert tracker.connected == {"prusa_core": MAX_TRACKED}
@@ -446,23 +521,25 @@ def test_tracker_file_transitions(
     """Reaching "downloaded" is a download, with the file's size."""
     events: list[RawEvent] = []
     for status in statuses:
-        events += tracker.files([file("printer-1_anna_schmidt_invoice.gcode", status)])
+        events += tracker.files(
+            [file("printer-1_anna_schmidt_invoice.gcode", status)], now=NOW
+        )
     assert events == [("file_downloaded", {"size_bytes": 2_000_000})] * expected
 
 
 def test_tracker_file_without_size(tracker: TransitionTracker) -> None:
     """A download of unknown size carries no size."""
-    assert tracker.files([file("f", "downloaded", size=None)]) == [
+    assert tracker.files([file("f", "downloaded", size=None)], now=NOW) == [
         ("file_downloaded", {})
     ]
 
 
 def test_tracker_file_new_and_downloaded(tracker: TransitionTracker) -> None:
     """A file first listed already downloaded counts when downloaded after the newest known download."""
-    assert len(tracker.files([file("a", "downloaded", downloaded=10)])) == 1
-    assert tracker.files([file("b", "downloaded", downloaded=10.5)]) == []
-    assert len(tracker.files([file("c", "downloaded", downloaded=11)])) == 1
-    assert tracker.files([file("d", "downloaded")]) == []
+    assert len(tracker.files([file("a", "downloaded", downloaded=10)], now=NOW)) == 1
+    assert tracker.files([file("b", "downloaded", downloaded=10.5)], now=NOW) == []
+    assert len(tracker.files([file("c", "downloaded", downloaded=11)], now=NOW)) == 1
+    assert tracker.files([file("d", "downloaded")], now=NOW) == []
 
 
 @pytest.mark.parametrize(
@@ -500,9 +577,11 @@ def test_tracker_printer_transitions(
 def test_tracker_restart_jobs_after_mark() -> None:
     """After a restart, jobs created or finished after the mark count; the mark's own second does not."""
     before = TransitionTracker()
-    before.jobs([job("a", "running", created=0)], TYPES)
+    before.jobs([job("a", "running", created=0)], TYPES, now=NOW)
     assert before.jobs(
-        [job("b", "pending", created=10.7), job("a", "running", created=0)], TYPES
+        [job("b", "pending", created=10.7), job("a", "running", created=0)],
+        TYPES,
+        now=NOW,
     ) == [("job_created", BAMBU)]
     assert before.job_mark == _at(10)
 
@@ -514,14 +593,14 @@ def test_tracker_restart_jobs_after_mark() -> None:
         job("b", "completed", created=10.7, finished=30, duration=20),
         job("a", "running", created=0),
     ]
-    assert after.jobs(listing, TYPES) == [
+    assert after.jobs(listing, TYPES, now=NOW) == [
         ("job_created", BAMBU),
         ("job_completed", BAMBU | {"duration_minutes": 0.25}),
         ("job_created", BAMBU),
         ("job_completed", BAMBU | {"duration_minutes": 20 / 60}),
     ]
-    assert after.jobs(listing, TYPES) == []
-    assert after.jobs([job("a", "failed", created=0, finished=50)], TYPES) == [
+    assert after.jobs(listing, TYPES, now=NOW) == []
+    assert after.jobs([job("a", "failed", created=0, finished=50)], TYPES, now=NOW) == [
         ("job_failed", BAMBU)
     ]
 
@@ -529,7 +608,9 @@ def test_tracker_restart_jobs_after_mark() -> None:
 def test_tracker_restart_files_after_mark() -> None:
     """After a restart, files downloaded after the mark count, once."""
     before = TransitionTracker()
-    before.files([file("f1", "downloaded", downloaded=5.5), file("f2", "downloading")])
+    before.files(
+        [file("f1", "downloaded", downloaded=5.5), file("f2", "downloading")], now=NOW
+    )
     assert before.file_mark == _at(5)
 
     after = restarted(before)
@@ -541,11 +622,11 @@ def test_tracker_restart_files_after_mark() -> None:
         file("f5", "downloaded"),
         file("f6", "available"),
     ]
-    assert after.files(listing) == [
+    assert after.files(listing, now=NOW) == [
         ("file_downloaded", {"size_bytes": 2_000_000}),
         ("file_downloaded", {}),
     ]
-    assert after.files(listing) == []
+    assert after.files(listing, now=NOW) == []
 
 
 def test_tracker_restart_connected_counts() -> None:
@@ -580,177 +661,565 @@ def test_tracker_restart_connected_counts() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("hours", "seconds", "expected"),
-    [
-        (5, 100, [("app_shutdown", {"uptime_hours": 5.0}), ("app_start", APP)]),
-        (
-            5,
-            5 * 3600 - 1,
-            [("app_shutdown", {"uptime_hours": 5.0}), ("app_start", APP)],
-        ),
-        (5, 5 * 3600, []),
-        (5, 30 * 3600, []),
-        (0, 100, []),
-    ],
-)
-def test_tracker_restart_uptime(
-    hours: int, seconds: float, expected: list[RawEvent]
-) -> None:
-    """An uptime below the stored hours means Printernizer restarted while Home Assistant was down."""
-    before = TransitionTracker()
-    before.uptime(hours * 3600 + 1800, **APP)
-    assert before.uptime_hours == hours
-    after = restarted(before)
-    assert after.uptime(seconds, **APP) == (expected, 0.0)
-
-
 def test_tracker_restart_without_marks_is_baseline() -> None:
     """A run that saw nothing stores no marks: the next run starts with a baseline."""
     before = TransitionTracker()
-    assert before.as_storage() == {
+    assert before.as_storage() == dict.fromkeys(STORED_KEYS)
+    after = restarted(before)
+    assert after.printers([printer("p", "online")]) == []
+    assert after.jobs([job("1", "completed", finished=5)], TYPES, now=NOW) == []
+    assert after.files([file("f", "downloaded", downloaded=5)], now=NOW) == []
+
+
+# --- timestamps ahead of the trusted now ---------------------------------------------------
+
+
+def test_tracker_job_stamped_2099_is_not_believed(tracker: TransitionTracker) -> None:
+    """Issue 15: a 2099 job next to a good one: the good one counts, and after a restart later jobs count."""
+    listing = [
+        job("future", "pending", created=Y2099),
+        job("good", "pending", created=60),
+    ]
+    assert tracker.jobs(listing, TYPES, now=NOW) == [("job_created", BAMBU)]
+    assert tracker.job_mark == datetime(2026, 11, 30, 10, 1)
+    after = restarted(tracker)
+    assert after.job_mark == datetime(2026, 11, 30, 10, 1)
+    later = job("later", "pending", created=7200)
+    assert after.jobs([later, *listing], TYPES, now=NOW) == [("job_created", BAMBU)]
+    assert after.job_mark == NOW
+    # Its finish still counts (a status change), but moves no mark either.
+    done = job("future", "completed", created=Y2099, finished=Y2099, duration=60)
+    assert after.jobs([done, later], TYPES, now=NOW) == [
+        ("job_completed", BAMBU | {"duration_minutes": 1.0})
+    ]
+    assert after.job_mark == NOW
+    assert after.as_storage()["job_mark"] == "2026-11-30T12:00:00"
+
+
+@pytest.mark.parametrize(
+    ("created", "events", "mark"),
+    [
+        (AHEAD - 1, 1, datetime(2026, 12, 1, 11, 59, 59)),
+        (AHEAD, 1, datetime(2026, 12, 1, 12, 0)),
+        (AHEAD + 1, 0, datetime(2026, 11, 30, 10, 1)),
+        (Y2099, 0, datetime(2026, 11, 30, 10, 1)),
+    ],
+)
+def test_tracker_job_stamp_limit_is_one_day_ahead(
+    tracker: TransitionTracker, created: float, events: int, mark: datetime
+) -> None:
+    """A job created exactly a day after the trusted now is believed, one second later not."""
+    tracker.jobs([job("old", "pending", created=60)], TYPES, now=NOW)
+    listing = [
+        job("new", "pending", created=created),
+        job("old", "pending", created=60),
+    ]
+    assert tracker.jobs(listing, TYPES, now=NOW) == [("job_created", BAMBU)] * events
+    assert tracker.job_mark == mark
+    assert tracker.job_mark <= NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("downloaded", "events", "mark", "later"),
+    [
+        (AHEAD, 1, datetime(2026, 12, 1, 12, 0), 0),
+        (AHEAD + 1, 0, datetime(2026, 11, 30, 10, 1), 1),
+        (Y2099, 0, datetime(2026, 11, 30, 10, 1), 1),
+    ],
+)
+def test_tracker_file_stamp_limit_is_one_day_ahead(
+    tracker: TransitionTracker,
+    downloaded: float,
+    events: int,
+    mark: datetime,
+    later: int,
+) -> None:
+    """A download stamped more than a day ahead neither counts nor holds back later downloads."""
+    tracker.files([file("a", "downloaded", downloaded=60)], now=NOW)
+    new = file("b", "downloaded", downloaded=downloaded)
+    assert len(tracker.files([new], now=NOW)) == events
+    assert tracker.file_mark == mark
+    # After a restart, a file downloaded at the trusted now counts unless a
+    # believed mark (a day ahead at most) is later.
+    after = restarted(tracker)
+    listing = [file("c", "downloaded", downloaded=7200), new]
+    assert len(after.files(listing, now=NOW)) == later
+
+
+# --- Printernizer's uptime: restarts -----------------------------------------------------
+
+
+def _up_since_eight() -> Uptime:
+    """Printernizer up since 08:00; read at 10:00:30, which credits 08:00-10:00."""
+    uptime = Uptime(start=U0 + timedelta(hours=8))
+    uptime.wait(10 * 3600 + 30)
+    assert uptime.read() == ([], [(DAY0, 120)])
+    return uptime
+
+
+def test_tracker_uptime_restart_two_minutes_after_a_poll() -> None:
+    """Issue 16: a restart 2 minutes after a poll (down 12 s) counts at the next poll, once."""
+    uptime = _up_since_eight()
+    uptime.wait(120)
+    uptime.restart_printernizer(12)  # back at 10:02:42
+    events, credit = uptime.poll(528)  # polls 11 minutes apart: 10:11:30
+    assert events == shutdown(7230 / 3600)
+    # The new run from its start, to the minute; the old run's last
+    # 2 minutes were never seen.
+    assert credit == [(DAY0, 9)]
+    for _ in range(3):
+        assert uptime.poll(660) == ([], [(DAY0, 11)])
+
+
+def test_tracker_uptime_restart_seen_by_its_start() -> None:
+    """A run shorter than a poll interval: the new uptime exceeds the old one, the later start shows it."""
+    uptime = Uptime(start=U0 + timedelta(hours=10))
+    uptime.wait(10 * 3600 + 30)
+    assert uptime.read() == ([], [])  # up 30 s
+    uptime.wait(15)
+    uptime.restart_printernizer(5)  # back at 10:00:50
+    events, credit = uptime.poll(640)  # 10:11:30, up 640 s
+    assert events == shutdown(30 / 3600)
+    assert credit == [(DAY0, 11)]
+    assert uptime.poll(660) == ([], [(DAY0, 11)])
+
+
+def test_tracker_uptime_restart_never_credits_a_minute_twice() -> None:
+    """A start 45 s later but before the last reading (a clock step) counts as a restart, crediting 1 new minute."""
+    uptime = _up_since_eight()
+    events, credit = uptime.poll(60, jitter=-45)
+    assert events == shutdown(7230 / 3600)
+    assert credit == [(DAY0, 1)]  # not 08:01-10:01 again
+    assert uptime.poll(60, jitter=-45) == ([], [(DAY0, 1)])
+
+
+@pytest.mark.parametrize(
+    ("restart", "events", "minutes"),
+    [(True, shutdown(2.0), 150), (False, [], 180)],
+    ids=["restarted", "same_run"],
+)
+def test_tracker_uptime_across_home_assistant_restart(
+    restart: bool, events: list[RawEvent], minutes: int
+) -> None:
+    """Issue 16: a restart while Home Assistant is stopped counts at its first reading; the same run is credited the time away."""
+    uptime = _up_since_eight()
+    assert uptime.tracker.as_storage() == {
         "job_mark": None,
         "file_mark": None,
         "connected": None,
-        "uptime_hours": None,
+        "started": "2026-11-30T08:00:00+00:00",
+        "up_until": "2026-11-30T10:00:00+00:00",
     }
-    after = restarted(before)
-    assert after.printers([printer("p", "online")]) == []
-    assert after.jobs([job("1", "completed", finished=5)], TYPES) == []
-    assert after.files([file("f", "downloaded", downloaded=5)]) == []
+    uptime.wait(1770)
+    if restart:
+        uptime.restart_printernizer(30)  # back at 10:30:30
+    else:
+        uptime.wait(30)
+    uptime.restart_home_assistant(9000)  # back at 13:00:30
+    # From the new run's 10:30, or from the last reading's 10:00.
+    assert uptime.read() == (events, [(DAY0, minutes)])
+    for _ in range(3):
+        assert uptime.poll() == ([], [(DAY0, 1)])
 
 
-# --- uptime, reset, storage ------------------------------------------------------------
+def test_tracker_uptime_restart_with_unknown_end() -> None:
+    """A later start after a stored start whose up-until was damaged: app_shutdown without a range."""
+    context = reading()
+    tracker = TransitionTracker.from_storage(STATE | {"up_until": "noon"}, context)
+    assert context.damage.summary() == START
+    uptime = Uptime(
+        tracker,
+        now=U0 + timedelta(hours=11, seconds=30),
+        start=U0 + timedelta(hours=10, minutes=30),
+    )
+    assert uptime.read() == ([("app_shutdown", {}), ("app_start", APP)], [(DAY0, 30)])
+    assert uptime.poll() == ([], [(DAY0, 1)])
 
 
-def test_tracker_uptime_observed_and_restart() -> None:
-    """uptime() returns the seconds seen up; a decrease is a restart with the ended run's hours."""
-    tracker = TransitionTracker()
-    assert tracker.uptime(100, **APP) == ([], 0.0)
-    assert tracker.uptime(3700, **APP) == ([], 3600.0)
-    assert tracker.uptime_hours == 1
-    events, observed = tracker.uptime(50, app_version="2.43.0", deployment_mode="pi")
-    assert events == [
-        ("app_shutdown", {"uptime_hours": 3700 / 3600}),
-        ("app_start", {"app_version": "2.43.0", "deployment_mode": "pi"}),
+@pytest.mark.parametrize(
+    ("jitter", "events"),
+    [(90, []), (-90, []), (-150, shutdown(2.0))],
+)
+def test_tracker_uptime_stored_start_slack(
+    jitter: float, events: list[RawEvent]
+) -> None:
+    """Across a Home Assistant restart the stored start (to the minute) allows 2 minutes' slack."""
+    uptime = _up_since_eight()
+    uptime.restart_home_assistant(3 * 3600)
+    assert uptime.read(jitter) == (events, [(DAY0, 180)])
+    assert uptime.poll(60, jitter) == ([], [(DAY0, 1)])
+
+
+def test_tracker_uptime_suspend_is_not_a_restart() -> None:
+    """Issue 16: a 16 h suspend (loop clock still, wall clock and uptime +16 h) is no restart."""
+    uptime = _up_since_eight()
+    uptime.wait(16 * 3600, suspended=True)
+    assert uptime.mono == 5000 + 10 * 3600 + 30
+    assert uptime.read() == ([], [(DAY0, 840), (DAY0 + timedelta(days=1), 120)])
+    assert uptime.poll() == ([], [(DAY0 + timedelta(days=1), 1)])
+    # A real restart after the resume is still seen, with the run's 18 h.
+    uptime.restart_printernizer(12)
+    events, _ = uptime.poll()
+    assert events == shutdown((18 * 3600 + 90) / 3600)
+    assert uptime.poll() == ([], [(DAY0 + timedelta(days=1), 1)])
+
+
+@pytest.mark.parametrize("jitter", [2, 29])
+def test_tracker_uptime_jitter_is_not_a_restart(jitter: float) -> None:
+    """Readings off by up to ±29 s (well past the ±2 s seen) are one run, each minute credited once."""
+    uptime = _up_since_eight()
+    events: list[RawEvent] = []
+    minutes = 0
+    for step in range(60):
+        found, credit = uptime.poll(60, jitter if step % 2 else -jitter)
+        events += found
+        minutes += sum(count for _, count in credit)
+    assert events == []
+    assert minutes == 60
+
+
+# --- Printernizer's uptime: credited minutes ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "credit"),
+    [
+        (86400 - 570, 86400 + 630, [(DAY0, 10), (DAY1, 10)]),
+        (86400 - 0.1, 86400, [(DAY0, 1)]),
+        (86400, 86400 + 59.9, []),
+        (86400 - 3600, 2 * 86400 + 3600, [(DAY0, 60), (DAY1, 1440), (DAY2, 60)]),
+    ],
+)
+def test_tracker_uptime_credit_split_at_midnight(
+    first: float, second: float, credit: UptimeCredit
+) -> None:
+    """Minutes are credited per UTC day, split exactly at midnight."""
+    uptime = Uptime()
+    uptime.wait(first)
+    uptime.read()
+    assert uptime.poll(second - first) == ([], credit)
+
+
+@pytest.mark.parametrize(
+    ("interval", "day_total"), [(60, 1439), (37, 1439), (660, 1430)]
+)
+def test_tracker_uptime_credits_each_minute_once(interval: int, day_total: int) -> None:
+    """Readings from 00:00:30 credit the day up to the last one's minute; the next completes 1440."""
+    uptime = Uptime()
+    uptime.wait(30)
+    days: Counter[date] = Counter(dict(uptime.read()[1]))
+    while uptime.now + timedelta(seconds=interval) < U0 + timedelta(days=1):
+        days.update(dict(uptime.poll(interval)[1]))
+    assert days == {DAY0: day_total}
+    days.update(dict(uptime.poll(interval)[1]))
+    assert days[DAY0] == 1440
+
+
+@pytest.mark.parametrize(
+    ("seconds", "first", "total"),
+    [
+        (3 * 86400, (date(2026, 11, 27), 720), 3 * 1440),
+        (200 * 86400, (date(2026, 8, 31), 720), 91 * 1440),
+        (MAX_UPTIME.total_seconds(), (date(2026, 8, 31), 720), 91 * 1440),
+    ],
+)
+def test_tracker_uptime_credit_at_most_91_days_back(
+    seconds: float, first: tuple[date, int], total: int
+) -> None:
+    """A first reading credits the run so far, never more than 91 days back."""
+    now = U0 + timedelta(hours=12, seconds=30)
+    events, credit = TransitionTracker().uptime(seconds, now=now, mono=0.0, **APP)
+    assert events == []
+    assert credit[0] == first
+    assert credit[-1] == (DAY0, 720)
+    assert sum(count for _, count in credit) == total
+    assert all(count == 1440 for _, count in credit[1:-1])
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [-1, MAX_UPTIME.total_seconds() + 1, 1e22, float("nan"), float("inf")],
+)
+def test_tracker_uptime_impossible_reading_ignored(seconds: float) -> None:
+    """An uptime below zero, over 20 years, NaN or infinite is no reading: nothing changes."""
+    uptime = _up_since_eight()
+    stored = uptime.tracker.as_storage()
+    uptime.tracker.changed = False
+    uptime.wait(60)
+    tracker = uptime.tracker
+    assert tracker.uptime(seconds, now=uptime.now, mono=uptime.mono, **APP) == ([], [])
+    assert tracker.as_storage() == stored
+    assert not tracker.changed
+    # The next reading credits what the ignored one would have.
+    assert uptime.poll() == ([], [(DAY0, 2)])
+
+
+# (stopped on day, at second of the day, down for seconds)
+WEEK_RESTARTS = (
+    (0, 10 * 3600 + 2 * 60 + 45, 12),
+    (1, 3 * 3600 + 17 * 60 + 50, 45),
+    (2, 86400 - 20, 120),
+    (4, 12 * 3600 + 10, 300),
+    (6, 18 * 3600 + 30 * 60 + 55, 10),
+)
+
+
+def test_tracker_uptime_week_with_five_restarts() -> None:
+    """Issue 16: a week of 60-s readings, 5 restarts down 10-300 s: 5 counted, uptime within 1 h of the truth."""
+    outages = [
+        (U0 + timedelta(days=day, seconds=at), timedelta(seconds=down))
+        for day, at, down in WEEK_RESTARTS
     ]
-    assert observed == 50.0
-    assert tracker.uptime_hours == 0
-    assert tracker.uptime(50, **APP) == ([], 0.0)
+    uptime = Uptime()
+    uptime.wait(30)
+    events: list[RawEvent] = []
+    days: Counter[date] = Counter()
+    for _ in range(7 * 1440):
+        for stop, down in outages:
+            if stop + down <= uptime.now:
+                uptime.start = max(uptime.start, stop + down)
+        if not any(stop <= uptime.now < stop + down for stop, down in outages):
+            found, credit = uptime.read()
+            events += found
+            days.update(dict(credit))
+        uptime.wait(60)
+    assert events == [
+        event
+        for seconds in (36150, 62073, 86400 + 74455, 86400 + 43070, 172800 + 23120)
+        for event in shutdown(seconds / 3600)
+    ]
+    # Lost: the minute of each stop up to the new start's, and the week's last.
+    assert [days[DAY0 + timedelta(days=n)] for n in range(7)] == [
+        1440,
+        1439,
+        1439,
+        1439,
+        1434,
+        1440,
+        1438,
+    ]
+    true_seconds = 7 * 86400 - sum(down for _, _, down in WEEK_RESTARTS)
+    assert true_seconds == 604_313  # 167.9 h
+    assert days.total() == 10_069  # minutes: 167.8 h
+    assert days.total() // 60 == true_seconds // 3600 == 167
+
+
+# --- reset, storage ------------------------------------------------------------------------
 
 
 def test_tracker_changed_only_when_marks_move(tracker: TransitionTracker) -> None:
     """`changed` is set when a stored mark moves, not on every poll."""
     tracker.changed = False
     listing = [job("1", "pending", created=10)]
-    tracker.jobs(listing, TYPES)
+    tracker.jobs(listing, TYPES, now=NOW)
     assert tracker.changed
     tracker.changed = False
-    tracker.jobs(listing, TYPES)
-    tracker.files([file("f", "available")])
+    tracker.jobs(listing, TYPES, now=NOW)
+    tracker.files([file("f", "available")], now=NOW)
     tracker.printers([])
     assert not tracker.changed
     tracker.printers([printer("p", "online")])
     assert tracker.changed
     tracker.changed = False
-    tracker.uptime(10, **APP)
+    uptime = Uptime(tracker, now=U0 + timedelta(seconds=10))
+    uptime.read()
     assert tracker.changed
     tracker.changed = False
-    tracker.uptime(3000, **APP)
+    uptime.poll(20)  # the same minute: start and up-until unchanged
     assert not tracker.changed
-    tracker.files([file("f", "downloaded", downloaded=20)])
+    tracker.files([file("f", "downloaded", downloaded=20)], now=NOW)
     assert tracker.changed
 
 
 def test_tracker_reset(tracker: TransitionTracker) -> None:
-    """reset() forgets marks and statuses: the next listings are a baseline."""
-    tracker.jobs([job("1", "running", created=10)], TYPES)
-    tracker.files([file("f", "downloaded", downloaded=10)])
+    """reset() forgets marks and statuses; Printernizer's run stays known, nothing is credited twice."""
+    tracker.jobs([job("1", "running", created=10)], TYPES, now=NOW)
+    tracker.files([file("f", "downloaded", downloaded=10)], now=NOW)
     tracker.printers([printer("p", "online")])
-    tracker.uptime(7200, **APP)
+    uptime = Uptime(tracker, now=U0 + timedelta(hours=2))
+    assert uptime.read() == ([], [(DAY0, 120)])
     tracker.changed = False
     tracker.reset()
     assert tracker.changed
-    assert set(tracker.as_storage().values()) == {None}
-    assert tracker.jobs([job("1", "completed", created=10, finished=20)], TYPES) == []
-    assert tracker.files([file("g", "downloaded", downloaded=30)]) == []
+    assert tracker.as_storage() == {
+        "job_mark": None,
+        "file_mark": None,
+        "connected": None,
+        "started": "2026-11-30T00:00:00+00:00",
+        "up_until": "2026-11-30T02:00:00+00:00",
+    }
+    done = job("1", "completed", created=10, finished=20)
+    assert tracker.jobs([done], TYPES, now=NOW) == []
+    assert tracker.files([file("g", "downloaded", downloaded=30)], now=NOW) == []
     assert tracker.printers([printer("p", "offline")]) == []
-    assert tracker.uptime(10, **APP) == ([], 0.0)
+    assert uptime.poll() == ([], [(DAY0, 1)])
+
+
+STORED_KEYS = ("job_mark", "file_mark", "connected", "started", "up_until")
+STATE: dict[str, Any] = {
+    "job_mark": "2026-11-30T10:00:10",
+    "file_mark": "2026-11-30T10:00:20",
+    "connected": {"bambu_lab": 1},
+    "started": "2026-11-30T08:00:00+00:00",
+    "up_until": "2026-11-30T10:00:00+00:00",
+}
 
 
 def test_tracker_from_storage_round_trip() -> None:
-    """Stored marks come back as they were."""
+    """Stored marks come back as they were, without damage."""
     tracker = TransitionTracker(
         job_mark=_at(10),
         file_mark=_at(20),
         connected={"bambu_lab": 1},
-        uptime_hours=3,
+        started=U0 + timedelta(hours=8),
+        up_until=U0 + timedelta(hours=10),
     )
     stored = json.loads(json.dumps(tracker.as_storage()))
-    assert stored == {
-        "job_mark": "2026-11-30T10:00:10",
-        "file_mark": "2026-11-30T10:00:20",
-        "connected": {"bambu_lab": 1},
-        "uptime_hours": 3,
-    }
-    assert TransitionTracker.from_storage(stored).as_storage() == stored
+    assert stored == STATE
+    context = reading()
+    assert TransitionTracker.from_storage(stored, context).as_storage() == STATE
+    assert not context.damage
+
+
+JOB_MARK = ["tracker: job mark"]
+FILE_MARK = ["tracker: file mark"]
+CONNECTED = ["tracker: connected printers"]
+START = ["tracker: Printernizer start"]
 
 
 @pytest.mark.parametrize(
-    ("data", "expected"),
+    ("change", "kept", "damage"),
     [
-        ({}, dict.fromkeys(("job_mark", "file_mark", "connected", "uptime_hours"))),
+        ({"job_mark": 5}, {"job_mark": None}, JOB_MARK),
+        ({"job_mark": "yesterday"}, {"job_mark": None}, JOB_MARK),
         (
-            {"salt": "0123456789abcdef", "jobs": {"5f2c9a1b7e3d4c60": "running"}},
-            dict.fromkeys(("job_mark", "file_mark", "connected", "uptime_hours")),
+            {"job_mark": "\uff12\uff10\uff12\uff16-11-30T10:00:10"},
+            {"job_mark": None},
+            JOB_MARK,
+        ),
+        ({"job_mark": "2026-11-30T10:00:10.5"}, {"job_mark": None}, JOB_MARK),
+        ({"job_mark": "2026-11-30T10:00:10+00:00"}, {"job_mark": None}, JOB_MARK),
+        ({"job_mark": "2026-02-30T10:00:10"}, {"job_mark": None}, JOB_MARK),
+        ({"job_mark": "2099-01-01T00:00:00"}, {"job_mark": None}, JOB_MARK),
+        ({"job_mark": "2026-12-01T12:00:01"}, {"job_mark": None}, JOB_MARK),
+        ({"job_mark": "2026-12-01T12:00:00"}, {"job_mark": "2026-12-01T12:00:00"}, []),
+        ({"file_mark": ""}, {"file_mark": None}, FILE_MARK),
+        ({"file_mark": ["2026-11-30T10:00:20"]}, {"file_mark": None}, FILE_MARK),
+        ({"file_mark": "9999-12-31T23:59:59"}, {"file_mark": None}, FILE_MARK),
+        ({"connected": []}, {"connected": None}, CONNECTED),
+        ({"connected": {"CANARY-NAME-1": 1}}, {"connected": None}, CONNECTED),
+        ({"connected": {"bambu_lab": -1}}, {"connected": None}, CONNECTED),
+        ({"connected": {"bambu_lab": True}}, {"connected": None}, CONNECTED),
+        ({"connected": {"bambu_lab": 1.0}}, {"connected": None}, CONNECTED),
+        ({"connected": {"bambu_lab": 10_001}}, {"connected": None}, CONNECTED),
+        (
+            {"connected": {"bambu_lab": 2, "prusa_core": "1"}},
+            {"connected": None},
+            CONNECTED,
         ),
         (
-            {
-                "job_mark": "2026-11-30T11:00:10.5+01:00",
-                "file_mark": "2026-11-30 10:00:20",
-                "connected": {"unknown": 0},
-                "uptime_hours": 0,
-            },
-            {
-                "job_mark": "2026-11-30T10:00:10",
-                "file_mark": "2026-11-30T10:00:20",
-                "connected": {"unknown": 0},
-                "uptime_hours": 0,
-            },
+            {"connected": {"bambu_lab": 10_000}},
+            {"connected": {"bambu_lab": 10_000}},
+            [],
         ),
+        (
+            {"started": "2026-11-30T10:01:00+00:00"},
+            {"started": None, "up_until": None},
+            START,
+        ),
+        ({"started": "yesterday"}, {"started": None}, START),
+        ({"started": "0001-01-01T00:00:00+05:00"}, {"started": None}, START),
+        ({"up_until": "2026-11-30T10:00:00"}, {"up_until": None}, START),
+        (
+            {"started": "2026-11-30T09:00:00+01:00"},
+            {"started": "2026-11-30T08:00:00+00:00"},
+            [],
+        ),
+        (
+            {"up_until": "2027-01-01T00:00:00Z"},
+            {"up_until": "2026-11-30T12:06:00+00:00"},
+            [],
+        ),
+        ({"uptime_hours": 5}, {}, []),
+        ({"salt": "0123456789abcdef", "jobs": {"5f2c9a1b": "running"}}, {}, []),
+        (dict.fromkeys(STORED_KEYS), dict.fromkeys(STORED_KEYS), []),
     ],
 )
-def test_tracker_from_storage_accepts(
-    data: dict[str, Any], expected: dict[str, Any]
+def test_tracker_from_storage_drops_each_damaged_unit_alone(
+    change: dict[str, Any], kept: dict[str, Any], damage: list[str]
 ) -> None:
-    """Missing marks are None; anything else stored (an older format's hashes) is dropped."""
-    assert TransitionTracker.from_storage(data).as_storage() == expected
+    """Each damaged unit is dropped alone and named; marks a day past now, legacy and unknown keys go."""
+    context = reading()
+    restored = TransitionTracker.from_storage(STATE | change, context)
+    assert restored.as_storage() == STATE | kept
+    assert context.damage.summary() == damage
+    assert context.damage.sections == (["tracker"] if damage else [])
 
 
-@pytest.mark.parametrize(
-    ("data", "match"),
-    [
-        (None, "not an object"),
-        ([], "not an object"),
-        ("state", "not an object"),
-        ({"job_mark": 5}, "not a timestamp"),
-        ({"job_mark": "yesterday"}, "not a timestamp"),
-        ({"file_mark": ""}, "not a timestamp"),
-        ({"connected": []}, "connected"),
-        ({"connected": {"CANARY-NAME-1": 1}}, "connected"),
-        ({"connected": {"bambu_lab": -1}}, "connected"),
-        ({"connected": {"bambu_lab": True}}, "connected"),
-        ({"connected": {"bambu_lab": 1.0}}, "connected"),
-        ({"uptime_hours": -1}, "uptime"),
-        ({"uptime_hours": 1.5}, "uptime"),
-        ({"uptime_hours": True}, "uptime"),
-        ({"uptime_hours": "5"}, "uptime"),
-    ],
+@pytest.mark.parametrize("data", [None, [], ["job_mark"], "state", 1, 1.5, True])
+def test_tracker_from_storage_refuses_non_objects(data: object) -> None:
+    """Only a section that is not an object raises (storage then notes the whole section)."""
+    with pytest.raises(ValueError, match="not an object"):
+        TransitionTracker.from_storage(data, reading())
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=8,
 )
-def test_tracker_from_storage_refuses(data: object, match: str) -> None:
-    """A malformed section raises ValueError."""
-    with pytest.raises(ValueError, match=match):
-        TransitionTracker.from_storage(data)
+STAMPS = st.sampled_from(
+    [
+        "2026-11-30T10:00:10",
+        "2026-12-01T12:00:00",
+        "2026-12-01T12:00:01",
+        "2099-01-01T00:00:00",
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59-05:00",
+        "2026-11-30T09:00:00+01:00",
+        "2026-11-30T10:00:00Z",
+        "2027-01-01T00:00:00+00:00",
+        "\uff12\uff10\uff12\uff16-11-30T10:00:10",
+    ]
+)
+DAMAGE_LINE = re.compile(
+    r"tracker: (job mark|file mark|connected printers|Printernizer start)( \(\d+\))?"
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    changes=st.dictionaries(
+        st.sampled_from([*STORED_KEYS, "uptime_hours"]) | st.text(max_size=8),
+        JSON | STAMPS,
+        max_size=6,
+    )
+)
+def test_tracker_from_storage_property(changes: dict[str, Any]) -> None:
+    """Any JSON under any key: never raises, untouched units kept, what is kept reads back clean."""
+    context = reading()
+    stored = json.loads(
+        json.dumps(
+            TransitionTracker.from_storage(STATE | changes, context).as_storage()
+        )
+    )
+    assert set(stored) == set(STORED_KEYS)
+    assert all(DAMAGE_LINE.fullmatch(line) for line in context.damage.summary())
+    for key in ("job_mark", "file_mark", "connected"):
+        if key not in changes:
+            assert stored[key] == STATE[key]
+    if not {"started", "up_until"} & set(changes):
+        assert (stored["started"], stored["up_until"]) == (
+            STATE["started"],
+            STATE["up_until"],
+        )
+    for key in ("job_mark", "file_mark"):
+        if stored[key] is not None:
+            assert datetime.fromisoformat(stored[key]) <= NOW + timedelta(days=1)
+    again = reading()
+    assert TransitionTracker.from_storage(stored, again).as_storage() == stored
+    assert not again.damage
 
 
 # --- nothing reversible at rest ----------------------------------------------------------
@@ -834,7 +1303,7 @@ def _stored_after_timeline(
                     finished=created + timedelta(seconds=150.25) if age >= 2 else None,
                 )
             )
-        tracker.jobs(jobs, types)
+        tracker.jobs(jobs, types, now=NOW)
         files = []
         for index in reversed(range(min(2 * (poll + 1), len(file_ids)))):
             age = poll - index // 2
@@ -842,8 +1311,13 @@ def _stored_after_timeline(
             done = start + timedelta(minutes=index // 2 + 2, seconds=0.5)
             downloaded = done if age >= 2 else None
             files.append(File(file_ids[index], status, 1000.0 * index, downloaded))
-        tracker.files(files)
-        tracker.uptime(1000.5 + 60 * (poll % 50), **APP)
+        tracker.files(files, now=NOW)
+        tracker.uptime(
+            1000.5 + 60 * (poll % 50),
+            now=start.replace(tzinfo=UTC) + timedelta(minutes=poll),
+            mono=5000.0 + 60 * poll,
+            **APP,
+        )
     return json.dumps(tracker.as_storage())
 
 
@@ -937,15 +1411,16 @@ def _confirmed(stored: str, candidates: list[str]) -> set[str]:
 
 
 def test_tracker_stored_state_holds_only_marks() -> None:
-    """At rest: four marks; no id, name, salt, hash or sub-second time."""
+    """At rest: two marks to the second, counts per type, two times to the minute; no id, name, salt or hash."""
     stored, job_ids, file_ids, printer_ids = _real_timeline()
     state = json.loads(stored)
-    assert set(state) == {"job_mark", "file_mark", "connected", "uptime_hours"}
+    assert set(state) == set(STORED_KEYS)
     assert MARK.fullmatch(state["job_mark"])
     assert MARK.fullmatch(state["file_mark"])
     assert set(state["connected"]) <= set(PRINTER_TYPES)
     assert all(type(count) is int for count in state["connected"].values())
-    assert type(state["uptime_hours"]) is int
+    assert MINUTE.fullmatch(state["started"])
+    assert MINUTE.fullmatch(state["up_until"])
     assert not [s for s in _strings(state) if HEX.search(s.lower())]
     for ident in (*job_ids[10::11], *file_ids, *printer_ids, *NAME_PARTS):
         assert ident not in stored
@@ -1042,9 +1517,11 @@ async def test_tracker_recorded_19_second_job_on_a_prusa_core_printer(
             for j in jobs
         ]
 
-    tracker.jobs(on_prusa(await recorded.jobs("03h")), types)
-    tracker.jobs(on_prusa(await recorded.jobs("03j")), types)  # another job failed
-    events = tracker.jobs(on_prusa(await recorded.jobs("03l")), types)
+    tracker.jobs(on_prusa(await recorded.jobs("03h")), types, now=NOW)
+    tracker.jobs(
+        on_prusa(await recorded.jobs("03j")), types, now=NOW
+    )  # another job failed
+    events = tracker.jobs(on_prusa(await recorded.jobs("03l")), types, now=NOW)
     assert events == [("job_completed", PRUSA | {"duration_minutes": JOB_1_MINUTES})]
     (event_type, metadata) = events[0]
     cleaned, rejections = clean_event(event_type, metadata)

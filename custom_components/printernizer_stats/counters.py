@@ -363,11 +363,15 @@ class UsageCounters:
                     reading.damage.drop(_SECTION, "counter value")
                 elif count and name is not None:
                     counts[name] = min(counts[name] + count, stored.MAX_COUNT)
-            if (hours := counts.pop(_OLD_UPTIME_COLUMN, 0)) > 0:
-                counts[UPTIME_COLUMN] += hours * 60
             if counts.get(UPTIME_COLUMN, 0) > MINUTES_PER_DAY:
                 reading.damage.drop(_SECTION, "counter value")
                 del counts[UPTIME_COLUMN]
+            if (hours := counts.pop(_OLD_UPTIME_COLUMN, 0)) > 0:
+                # Before 0.3 every unload rounded half an hour up, so a day
+                # could hold more than 24 hours: more than a day has is a day.
+                counts[UPTIME_COLUMN] = min(
+                    counts[UPTIME_COLUMN] + hours * 60, MINUTES_PER_DAY
+                )
             counters._days[day.isoformat()] = counts
         for target, unit, words, value in (
             (

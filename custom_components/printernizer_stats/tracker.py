@@ -392,11 +392,7 @@ class TransitionTracker:
                 restarted = True
                 if self.up_until is not None and self.up_until >= self.started:
                     ended = (self.up_until - self.started).total_seconds()
-            credit_from = (
-                self.up_until
-                if not restarted and self.up_until is not None
-                else started
-            )
+            credit_from = self.up_until or started
         else:
             previous = self._last_uptime or 0.0
             restarted = (
@@ -405,7 +401,7 @@ class TransitionTracker:
             )
             if restarted:
                 ended = previous
-            credit_from = started if restarted else (self._credited or started)
+            credit_from = self._credited or started
         events: list[RawEvent] = []
         if restarted:
             events.append(
@@ -423,6 +419,8 @@ class TransitionTracker:
         if restarted or self._mono_start is None:
             self._mono_start = mono_start
         self._last_uptime = seconds
+        # From the run's start, but never before the last reading: a start
+        # before it (a clock step taken for a restart) credits no minute twice.
         credit_from = max(credit_from, started, now - MAX_CREDIT)
         credit = _minutes_by_day(credit_from, now) if credit_from < now else []
         self._credited = max(now, self._credited or now)
