@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, timedelta
 import itertools
+import logging
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import patch
@@ -24,11 +25,13 @@ from custom_components.printernizer_stats.const import (
     CONF_API_KEY,
     DATA_REPORTED_UNTIL,
     DATA_SERVICE_IDS,
+    DATA_SERVICE_KEYS,
     DOMAIN,
     EVENT_PRINTERNIZER_STATS,
     ISSUE_ERASURE,
     ISSUE_REJECTED,
 )
+from custom_components.printernizer_stats.delivery import Recipient, origin
 from custom_components.printernizer_stats.errors import ContractError
 from custom_components.printernizer_stats.report import Period
 from custom_components.printernizer_stats.stats_api import StatsServiceClient
@@ -41,6 +44,7 @@ from .conftest import (
     full_disk,
     load_schema,
     make_entry,
+    next_minute,
     opt_out,
     restart,
     setup_entry,
@@ -108,6 +112,7 @@ async def test_weekly_report_fits_the_real_contract(
     assert report["usage_stats"]["job_count"] == 2
     assert report["error_summary"] == {"TimeoutError": 1, "other": 1}
     assert stats_service.submissions[0].idempotency_key
+    await next_minute(hass, freezer)
     assert hass.states.get(SHARING).state == "opted_in"
 
 
@@ -147,6 +152,7 @@ async def test_rejected_report_is_not_resent(
     assert [status for _, _, status in stats_service.log] == [422]
     assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_REJECTED)
     assert _state(entry).pending is None
+    await next_minute(hass, freezer)
     assert hass.states.get(SHARING).state == "failing"
     assert hass.states.get(NEXT).state == "unknown"
 
@@ -185,6 +191,7 @@ async def test_rejected_key_starts_reauthentication(
     await advance(hass, freezer, timedelta(hours=6))
     (submission,) = stats_service.submissions
     assert submission.idempotency_key == key
+    await next_minute(hass, freezer)
     assert hass.states.get(SHARING).state == "opted_in"
 
 
@@ -269,7 +276,10 @@ async def test_lost_storage_does_not_resend_reported_days(
     first = stats_service.accepted[0]
     assert entry.data[DATA_REPORTED_UNTIL] == "2026-11-10"
     old_id = first["installation"]["installation_id"]
-    assert entry.data[DATA_SERVICE_IDS] == [old_id]
+    stats_endpoint = entry.options["endpoint"]
+    assert entry.data[DATA_SERVICE_IDS] == [
+        {"installation_id": old_id, "endpoint": stats_endpoint}
+    ]
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     hass_storage.pop(STORAGE_KEY)
@@ -278,7 +288,8 @@ async def test_lost_storage_does_not_resend_reported_days(
     second = stats_service.accepted[1]
     assert second["period"]["start"] == "2026-11-10T00:00:00+00:00"
     assert second["installation"]["installation_id"] != old_id
-    assert old_id in _state(entry).service_ids
+    # The old id stays where it was sent until that service erases it.
+    assert Recipient(old_id, stats_endpoint) in _state(entry).recipients
 
 
 async def test_catching_up_goes_week_by_week(
@@ -313,8 +324,9 @@ async def test_opting_out_erases_every_id_sent(
     await advance(hass, freezer, timedelta(hours=18))
     assert _state(entry).installation_id is None
     assert [e.installation_id for e in _state(entry).erasures] == [sent_id]
+    await next_minute(hass, freezer)
     attributes = hass.states.get(SHARING).attributes
-    assert attributes["pending_erasures"] == 1
+    assert attributes["pending_erasures"] == {origin(entry.options["endpoint"]): 1}
 
     await restart(hass, entry)
     await advance(hass, freezer, timedelta(days=2))
@@ -322,9 +334,12 @@ async def test_opting_out_erases_every_id_sent(
     stats_service.down = False
     await advance(hass, freezer, timedelta(days=1))
     assert stats_service.deleted_ids == [sent_id]
-    assert _state(entry).service_ids == []
+    assert _state(entry).recipients == []
     assert entry.data[DATA_SERVICE_IDS] == []
+    assert entry.data[DATA_SERVICE_KEYS] == {}
     assert not ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ERASURE)
+    await next_minute(hass, freezer)
+    assert hass.states.get(SHARING).attributes["pending_erasures"] == {}
 
 
 async def test_clock_jump_and_correction_change_nothing(
@@ -419,8 +434,168 @@ async def test_submit_now_with_a_full_disk(
     assert stats_service.log == []
 
 
+async def _submit_now(
+    hass: HomeAssistant, user: MockUser, caplog: pytest.LogCaptureFixture
+) -> dict[str, Any]:
+    """Call submit_now as an admin; an expected outcome is an answer and logs no ERROR."""
+    caplog.clear()
+    response = await hass.services.async_call(
+        DOMAIN,
+        "submit_now",
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=user.id),
+    )
+    assert response is not None
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    return dict(response)
+
+
+async def test_submit_now_answers_sent_then_too_soon(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    stats_service: StatsServiceEmulator,
+    hass_admin_user: MockUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Sent: the complete days so far; a second call within the hour is too soon, with the time."""
+    await setup_entry(hass, entry)
+    await advance(hass, freezer, timedelta(days=2))  # 11-04 08:00: 11-03 is complete
+    sent_at = dt_util.utcnow()
+
+    answer = await _submit_now(hass, hass_admin_user, caplog)
+
+    assert answer == {
+        "submitted": True,
+        "reason": "sent",
+        "next_allowed": None,
+        "last_submission": sent_at.isoformat(),
+    }
+    (report,) = stats_service.accepted
+    assert report["period"]["start"] == "2026-11-03T00:00:00+00:00"
+    assert report["period"]["duration_days"] == 1
+
+    freezer.tick(timedelta(minutes=20))
+    answer = await _submit_now(hass, hass_admin_user, caplog)
+    assert answer["submitted"] is False
+    assert answer["reason"] == "too_soon"
+    assert answer["next_allowed"] == (sent_at + timedelta(hours=1)).isoformat()
+    assert len(stats_service.log) == 1
+
+
+async def test_submit_now_answers_not_sharing(
+    hass: HomeAssistant,
+    printernizer_url: str,
+    entry_options: dict[str, Any],
+    stats_service: StatsServiceEmulator,
+    hass_admin_user: MockUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without consent: not_sharing, and nothing is sent."""
+    await setup_entry(hass, make_entry(printernizer_url, entry_options))
+    answer = await _submit_now(hass, hass_admin_user, caplog)
+    assert answer["submitted"] is False
+    assert answer["reason"] == "not_sharing"
+    assert answer["next_allowed"] is None
+    assert stats_service.log == []
+
+
+async def test_submit_now_answers_nothing_due(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    stats_service: StatsServiceEmulator,
+    hass_admin_user: MockUser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On the consent day no reportable day is complete: nothing_due."""
+    await setup_entry(hass, entry)
+    answer = await _submit_now(hass, hass_admin_user, caplog)
+    assert answer["submitted"] is False
+    assert answer["reason"] == "nothing_due"
+    assert answer["next_allowed"] is None
+    assert stats_service.log == []
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "halted"),
+    [(401, "key_refused", "auth_failed"), (422, "rejected", "rejected")],
+)
+async def test_submit_now_answers_refusals(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    stats_service: StatsServiceEmulator,
+    hass_admin_user: MockUser,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    reason: str,
+    halted: str,
+) -> None:
+    """A refused key or report: the answer says so, again on the next call, with one request."""
+    await setup_entry(hass, entry)
+    await advance(hass, freezer, timedelta(days=2))
+    stats_service.fail_next(status)
+
+    answer = await _submit_now(hass, hass_admin_user, caplog)
+    assert answer["submitted"] is False
+    assert answer["reason"] == reason
+    assert answer["next_allowed"] is None
+    assert str(_state(entry).halt) == halted
+
+    answer = await _submit_now(hass, hass_admin_user, caplog)
+    assert answer["reason"] == reason
+    assert [entry[2] for entry in stats_service.log] == [status]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "wait"),
+    [
+        (503, None, timedelta(hours=1)),
+        (429, "7200", timedelta(hours=2)),
+    ],
+)
+async def test_submit_now_answers_retry_later(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    stats_service: StatsServiceEmulator,
+    hass_admin_user: MockUser,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    retry_after: str | None,
+    wait: timedelta,
+) -> None:
+    """Not delivered: retry_later with the time of the next attempt (at least the hour, or as asked)."""
+    await setup_entry(hass, entry)
+    await advance(hass, freezer, timedelta(days=2))
+    stats_service.fail_next(status, retry_after=retry_after)
+    now = dt_util.utcnow()
+
+    answer = await _submit_now(hass, hass_admin_user, caplog)
+
+    assert answer["submitted"] is False
+    assert answer["reason"] == "retry_later"
+    next_allowed = dt_util.parse_datetime(answer["next_allowed"])
+    assert next_allowed is not None
+    assert next_allowed >= now + wait
+    if retry_after is not None:
+        assert next_allowed == now + wait
+    # The waiting report is what preview shows, and goes out on its own once allowed.
+    preview = await hass.services.async_call(
+        DOMAIN, "preview", blocking=True, return_response=True
+    )
+    assert preview is not None
+    await advance(hass, freezer, next_allowed - now + timedelta(minutes=1))
+    assert stats_service.accepted == [preview["report"]]
+
+
 async def test_submit_now_after_a_check_that_just_sent(
-    hass: HomeAssistant, entry: MockConfigEntry, hass_admin_user: MockUser
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_admin_user: MockUser,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A check ahead of submit_now used the hour: submit_now says when it may send."""
     await setup_entry(hass, entry)
@@ -428,16 +603,16 @@ async def test_submit_now_after_a_check_that_just_sent(
     _state(entry).freeze(
         Period(date(2026, 11, 3), date(2026, 11, 4)), "{}", dt_util.utcnow()
     )
-    with patch.object(submission, "async_check", return_value=None):
-        response = await hass.services.async_call(
-            DOMAIN,
-            "submit_now",
-            blocking=True,
-            return_response=True,
-            context=Context(user_id=hass_admin_user.id),
-        )
-    assert response is not None
-    assert response["submitted"] is False
+    now = dt_util.utcnow()
+
+    async def check_that_just_sent(**_: Any) -> None:
+        _state(entry).last_request = now
+
+    with patch.object(submission, "async_check", side_effect=check_that_just_sent):
+        answer = await _submit_now(hass, hass_admin_user, caplog)
+    assert answer["submitted"] is False
+    assert answer["reason"] == "too_soon"
+    assert answer["next_allowed"] == (now + timedelta(hours=1)).isoformat()
 
 
 async def test_a_clock_that_went_back_for_good_does_not_stop_sending(

@@ -3,8 +3,10 @@
 Outages, time-outs, resets, 5xx, 429s, rejected keys, restarts, a wall clock
 that jumps a year ahead and back, a storage file that is lost, and a disk
 that is full for a day: every consented day still lands in exactly one
-report, no report is longer than 7 days or ends after it was sent, and the
-service never gets more than one request an hour.
+report, no report is longer than 7 days or ends after it was sent, the
+service never gets more than one request an hour, and the reports kept as
+sent (sent_reports) are the newest REPORTS_KEPT the service stored, byte
+for byte.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    MockUser,
     async_fire_time_changed,
 )
 
@@ -34,13 +37,16 @@ from custom_components.printernizer_stats.const import (
     CONF_API_KEY,
     DOMAIN,
     EVENT_PRINTERNIZER_STATS,
+    SERVICE_SENT_REPORTS,
 )
+from custom_components.printernizer_stats.delivery import REPORTS_KEPT
 from custom_components.printernizer_stats.stats_api import Accepted, StatsServiceClient
 from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, full_disk, make_entry, settle
+from .conftest import API_KEY, CONSENT_DAY, full_disk, make_entry, settle
+from .test_sent_reports import RawStatsService
 
 SEED = 20261102
 START = "2026-11-02 07:30:00+00:00"
@@ -93,6 +99,12 @@ class Year:
             ):
                 total[name] += 1
         return total
+
+
+@pytest.fixture
+def stats_service() -> RawStatsService:
+    """The emulator (accepting API_KEY), also keeping the bytes of each stored report."""
+    return RawStatsService(api_keys={API_KEY})
 
 
 @pytest.fixture
@@ -206,8 +218,9 @@ async def test_a_year_of_reports(
     printernizer: PrinternizerSimulator,
     printernizer_url: str,
     opted_in_options: dict[str, Any],
-    stats_service: StatsServiceEmulator,
+    stats_service: RawStatsService,
     hass_storage: dict[str, Any],
+    hass_admin_user: MockUser,
     year: Year,
 ) -> None:
     """Every consented day lands in exactly one report, counted exactly, one request an hour at most."""
@@ -378,6 +391,25 @@ async def test_a_year_of_reports(
     ]
     assert _max_per_hour(submit_log) == 1
 
+    # The reports kept as sent: exactly the newest REPORTS_KEPT the service
+    # stored (a resend is the same report, once), newest first, byte for byte.
+    response = await hass.services.async_call(
+        DOMAIN,
+        SERVICE_SENT_REPORTS,
+        blocking=True,
+        return_response=True,
+        context=Context(user_id=hass_admin_user.id),
+    )
+    assert response is not None
+    kept: list[dict[str, Any]] = response["reports"]  # type: ignore[assignment]
+    stored: dict[str | None, bytes] = {}
+    for submission, raw in stats_service.stored:
+        stored.setdefault(submission.idempotency_key, raw)
+    newest = list(stored.values())[-REPORTS_KEPT:]
+    assert len(kept) == REPORTS_KEPT
+    assert [report["body"].encode() for report in reversed(kept)] == newest
+    assert all(report["status"] == 200 for report in kept)
+
     statuses = Counter(status for _, _, status in stats_service.log)
     lengths = Counter((stop - start).days for start, stop in periods)
     print(  # noqa: T201 - the lead quotes these numbers (run with -s)
@@ -394,4 +426,6 @@ async def test_a_year_of_reports(
         f"\n  restarts: {year.restarts}, re-authentications: {year.key_changes}"
         f"\n  clock jump +365 d for 12 h, statistics file lost on day {RESET_AT.days},"
         f" disk full for a day from day {FULL_DISK_AT.days}"
+        f"\n  reports kept as sent: {len(kept)}"
+        f" ({sum(report['bytes'] for report in kept)} bytes)"
     )

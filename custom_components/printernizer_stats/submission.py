@@ -74,7 +74,7 @@ from .errors import (
 from .report import InstallationFacts, Period, Report, build_report, serialize_report
 from .stats_api import StatsServiceClient
 from .storage import PrinternizerStatsStorage
-from .stored import day as stored_day
+from .stored import day as stored_day, iso as stored_iso
 from .vocabulary import PLATFORMS, UNKNOWN, UNKNOWN_COUNTRY
 
 STARTUP_DELAY: Final = timedelta(minutes=5)
@@ -416,9 +416,8 @@ class SubmissionManager:
             return Failed(err.reason)
         return Accepted(accepted.submission_id, accepted.status)
 
-    async def _async_erase_due(self, now: datetime) -> bool:
-        """Ask each service to erase each id it received whose turn it is; True when all went."""
-        all_erased = True
+    async def _async_erase_due(self, now: datetime) -> None:
+        """Ask each service to erase each id it received whose turn it is."""
         for erasure in self._state.due_erasures(now):
             recipient = erasure.recipient
             try:
@@ -426,7 +425,6 @@ class SubmissionManager:
                     recipient.installation_id
                 )
             except (ClientError, ValueError) as err:
-                all_erased = False
                 reason = (
                     err.reason if isinstance(err, ClientError) else "invalid_endpoint"
                 )
@@ -434,7 +432,6 @@ class SubmissionManager:
             else:
                 self._state.erased(recipient)
             await self._async_persist()
-        return all_erased
 
     # --- reports ------------------------------------------------------------------
 
@@ -510,9 +507,8 @@ class SubmissionManager:
                     "start": sent.start.isoformat(),
                     "end": sent.end.isoformat(),
                 },
-                "accepted": None
-                if sent.accepted is None
-                else sent.accepted.isoformat(),
+                # The whole minute, as kept at rest: the same before and after a restart.
+                "accepted": stored_iso(sent.accepted),
                 "status": sent.status,
                 "submission_id": sent.submission_id,
                 "installation_id": sent.installation_id,
@@ -549,8 +545,10 @@ class SubmissionManager:
         data.tracker.reset()
         state.restart_after_delete(self.consent, now.date())
         await self._async_persist()
-        all_erased = await self._async_erase_due(now)
-        erasure = "not_needed" if not ids else "erased" if all_erased else "pending"
+        await self._async_erase_due(now)
+        # Erased only when every service confirmed: an erasure still waiting
+        # for its next attempt (from an earlier opt-out or delete) is pending.
+        erasure = "not_needed" if not ids else "pending" if state.erasures else "erased"
         self._update_issues()
         self._schedule(self._state.wake_at(self.consent, now))
         return {
