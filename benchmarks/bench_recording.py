@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 import random
 import statistics
 import time
@@ -34,7 +34,11 @@ from custom_components.printernizer_stats.const import (
     SAVE_DELAY,
 )
 from custom_components.printernizer_stats.counters import UsageCounters, week_key
-from custom_components.printernizer_stats.delivery import DeliveryState, Sent
+from custom_components.printernizer_stats.delivery import (
+    REPORT_BYTES_KEPT,
+    Accepted,
+    DeliveryState,
+)
 from custom_components.printernizer_stats.printernizer import (
     File,
     Job,
@@ -48,7 +52,11 @@ from custom_components.printernizer_stats.report import (
     build_report,
     serialize_report,
 )
-from custom_components.printernizer_stats.storage import STORAGE_VERSION, StoredData
+from custom_components.printernizer_stats.storage import (
+    STORAGE_MINOR_VERSION,
+    STORAGE_VERSION,
+    StoredData,
+)
 from custom_components.printernizer_stats.tracker import TransitionTracker
 from custom_components.printernizer_stats.vocabulary import ERROR_TYPES, EVENT_TYPES
 
@@ -56,6 +64,7 @@ SAMPLES = 7
 BURST = 10_000
 LONE = 5_000
 EVENTS_PER_DAY = 10_000
+ENDPOINT = "https://stats.printernizer.com/submit"
 RETENTION_DAYS = 90
 
 
@@ -199,7 +208,7 @@ def _file_bytes(data: StoredData) -> int:
     """Size of the storage file exactly as Home Assistant writes it."""
     document = {
         "version": STORAGE_VERSION,
-        "minor_version": 1,
+        "minor_version": STORAGE_MINOR_VERSION,
         "key": DOMAIN,
         "data": data.as_storage(),
     }
@@ -234,7 +243,7 @@ def _year(per_day: int, rng: random.Random) -> dict[int, int]:
             event = rng.choice(pool)
             assert event is not None
             data.counters.record(iso, event, week)
-        data.counters.add_uptime(iso, 24)
+        data.counters.add_uptime(iso, 24 * 60)
         now = datetime(day.year, day.month, day.day, 12)
         jobs = [
             Job(
@@ -253,29 +262,42 @@ def _year(per_day: int, rng: random.Random) -> dict[int, int]:
             for i in range(1_000)
         ]
         data.tracker.printers(printers)
-        data.tracker.jobs(jobs, {p.id: p.printer_type for p in printers})
-        data.tracker.files(files)
+        data.tracker.jobs(jobs, {p.id: p.printer_type for p in printers}, now=now)
+        data.tracker.files(files, now=now)
+        aware = now.replace(tzinfo=UTC)
         data.tracker.uptime(
-            n * 86400.0, app_version="2.42.0", deployment_mode="homeassistant"
+            n * 86400.0,
+            now=aware,
+            mono=n * 86400.0,
+            app_version="2.42.0",
+            deployment_mode="homeassistant",
         )
         data.counters.prune(day - timedelta(days=RETENTION_DAYS - 1))
         if n % 7 == 0:
+            # A week is sent and accepted: it is kept as sent (the record
+            # fills up to its bound), and the next one waits, pending.
             start = day - timedelta(days=6)
-            data.delivery.history = [
-                *data.delivery.history,
-                Sent(start, day, day, str(n)),
-            ][-20:]
-            data.delivery.reported_until = day
+            delivery = data.delivery
+            if delivery.pending is not None:
+                delivery.begin_attempt(aware, ENDPOINT)
+                delivery.apply(
+                    Accepted(str(n)), aware, rng, generation=0, version="0.3.0"
+                )
             body = serialize_report(
                 _report(data.counters, start, day + timedelta(days=1))
             ).decode()
-            data.delivery.freeze(
-                Period(start, day + timedelta(days=1)), body, now.astimezone()
-            )
+            delivery.freeze(Period(start, day + timedelta(days=1)), body, aware)
         data.clock.now(now.astimezone())
         if n in (30, 90, 180, 365):
             sizes[n] = _file_bytes(data)
         day += timedelta(days=1)
+    kept = data.delivery.history
+    body_bytes = sum(sent.size for sent in kept)
+    print(
+        f"\nreports kept as sent after a year: {len(kept)}, {body_bytes:,} bytes of "
+        f"bodies; were they at their bound ({REPORT_BYTES_KEPT:,} bytes), the file "
+        f"would be {(sizes[365] + REPORT_BYTES_KEPT - body_bytes) / 1024:.1f} KB"
+    )
     return sizes
 
 
