@@ -116,11 +116,6 @@ def _row(value: object) -> list[int | None] | None:
     ]
 
 
-def _is_count(value: object) -> bool:
-    """A stored counter: a non-negative int (bool excluded)."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 @dataclass(frozen=True, slots=True)
 class Tally:
     """The counts of a range of days, as the report needs them."""
@@ -240,7 +235,8 @@ class UsageCounters:
             if key is None:
                 if event_type in _EVENT_TYPES:
                     events[event_type] = count
-            elif value is not None:
+            else:
+                assert value is not None  # a key always comes with its value
                 values.setdefault((event_type, key), {})[value] = count
         return Tally(events, values, summed[UPTIME_COLUMN])
 
