@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import gzip
 import json
 import socket
@@ -42,6 +42,7 @@ from custom_components.printernizer_stats.printernizer import (
     parse_time,
     retry_after,
 )
+from custom_components.printernizer_stats.stored import Reading
 from simulator.printernizer import PrinternizerSimulator
 
 from .conftest import FIXTURES, load_fixture, serve
@@ -1281,36 +1282,74 @@ def test_facts_fleet_and_count() -> None:
     assert list(fleet.items()) == [("bambu_lab", 1), ("prusa_core", 2)]
 
 
+def _reading() -> Reading:
+    """A fresh context to read stored facts back in."""
+    return Reading(datetime(2026, 11, 30, tzinfo=UTC))
+
+
 def test_facts_storage_round_trip() -> None:
-    """Facts survive JSON unchanged."""
+    """Facts survive JSON unchanged, and nothing is noted as damaged."""
     facts = PrinternizerFacts(
         app_version="2.42.0", fleet={"bambu_lab": 1}, shares_statistics=False
     )
     stored = json.loads(json.dumps(facts.as_storage()))
-    assert PrinternizerFacts.from_storage(stored) == facts
-    assert PrinternizerFacts.from_storage({}) == PrinternizerFacts()
+    reading = _reading()
+    assert PrinternizerFacts.from_storage(stored, reading) == facts
+    assert PrinternizerFacts.from_storage({}, reading) == PrinternizerFacts()
+    assert not reading.damage
 
 
 def test_facts_from_storage_cleans() -> None:
     """Stored facts are re-checked: odd fleet entries dropped, versions reduced to a release."""
+    reading = _reading()
     restored = PrinternizerFacts.from_storage(
         {
             "app_version": "2.42.0-3-g1a2b3c4",
             "fleet": {"bambu_lab": 2, "CANARY-NAME-1": 1, "octoprint": True, "x": 0},
             "shares_statistics": None,
-        }
+        },
+        reading,
     )
     assert restored == PrinternizerFacts(app_version="2.42.0", fleet={"bambu_lab": 2})
+    assert reading.damage.summary() == ["facts: release", "facts: printer count"]
 
 
 @pytest.mark.parametrize(
-    "data",
-    [None, [], "facts", {"fleet": [1]}, {"fleet": "x"}, {"shares_statistics": "yes"}],
+    ("data", "expected", "damage"),
+    [
+        ({"fleet": [1]}, PrinternizerFacts(), ["facts: fleet"]),
+        (
+            {"fleet": "x", "app_version": "2.41.7"},
+            PrinternizerFacts("2.41.7"),
+            ["facts: fleet"],
+        ),
+        (
+            {"shares_statistics": "yes", "fleet": {"octoprint": 1}},
+            PrinternizerFacts(fleet={"octoprint": 1}),
+            ["facts: sharing"],
+        ),
+        ({"app_version": "19.07.1985"}, PrinternizerFacts(), ["facts: release"]),
+        (
+            {"fleet": {"bambu_lab": 10_001}},
+            PrinternizerFacts(fleet={}),
+            ["facts: printer count"],
+        ),
+    ],
 )
-def test_facts_from_storage_refuses(data: object) -> None:
-    """Malformed facts raise ValueError."""
+def test_facts_from_storage_drops_each_damaged_fact_alone(
+    data: dict[str, Any], expected: PrinternizerFacts, damage: list[str]
+) -> None:
+    """A damaged fact is dropped and named; the others are kept."""
+    reading = _reading()
+    assert PrinternizerFacts.from_storage(data, reading) == expected
+    assert reading.damage.summary() == damage
+
+
+@pytest.mark.parametrize("data", [None, [], "facts"])
+def test_facts_from_storage_refuses_a_non_object(data: object) -> None:
+    """Only a section that is not an object raises ValueError (it is reset whole)."""
     with pytest.raises(ValueError, match="facts"):
-        PrinternizerFacts.from_storage(data)
+        PrinternizerFacts.from_storage(data, _reading())
 
 
 def test_client_base_url() -> None:

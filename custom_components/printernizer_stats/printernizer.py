@@ -44,8 +44,10 @@ import aiohttp
 from aiohttp import hdrs
 from yarl import URL
 
+from . import stored
 from .errors import CannotConnectError, InvalidResponseError, RateLimitedError
 from .privacy import clean_app_version
+from .stored import Reading
 from .vocabulary import (
     FILE_STATUSES,
     JOB_STATUSES,
@@ -147,25 +149,32 @@ class PrinternizerFacts:
         }
 
     @classmethod
-    def from_storage(cls, data: object) -> PrinternizerFacts:
-        """Re-check stored facts (they go into reports); raise ValueError when malformed."""
+    def from_storage(cls, data: object, reading: Reading) -> PrinternizerFacts:
+        """Re-check stored facts (they go into reports); each damaged one is dropped alone.
+
+        Raises ValueError only when the section is not an object.
+        """
         if not isinstance(data, Mapping):
             raise ValueError("facts are not an object")  # noqa: TRY004
-        fleet = data.get("fleet")
-        shares = data.get("shares_statistics")
-        if not isinstance(fleet, Mapping | None) or not isinstance(shares, bool | None):
-            raise ValueError("facts have the wrong shape")  # noqa: TRY004
-        return cls(
-            app_version=clean_app_version(data.get("app_version")),
-            fleet=None
-            if fleet is None
-            else {
+        version = data.get("app_version", UNKNOWN)
+        app_version = clean_app_version(version)
+        if app_version != version:
+            reading.damage.drop("facts", "release")
+        stored_fleet = reading.keep("facts", "fleet", stored.mapping, data.get("fleet"))
+        fleet: dict[str, int] | None = None
+        if data.get("fleet") is not None and stored_fleet is not None:
+            fleet = {
                 ptype: count
-                for ptype, count in fleet.items()
-                if ptype in PRINTER_TYPES and type(count) is int and count > 0
-            },
-            shares_statistics=shares,
-        )
+                for ptype, count in stored_fleet.items()
+                if ptype in PRINTER_TYPES and type(count) is int and 0 < count <= 10_000
+            }
+            if len(fleet) != len(stored_fleet):
+                reading.damage.drop("facts", "printer count")
+        shares = data.get("shares_statistics")
+        if not isinstance(shares, bool | None):
+            reading.damage.drop("facts", "sharing")
+            shares = None
+        return cls(app_version=app_version, fleet=fleet, shares_statistics=shares)
 
 
 def normalize_url(url: str) -> str:

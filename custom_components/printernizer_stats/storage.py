@@ -107,7 +107,7 @@ def parse(
     reading.ceiling = data.clock.ceiling
     section("counters", lambda value: UsageCounters.from_storage(value, reading))
     section("tracker", lambda value: TransitionTracker.from_storage(value, reading))
-    section("facts", PrinternizerFacts.from_storage)
+    section("facts", lambda value: PrinternizerFacts.from_storage(value, reading))
     section(
         "delivery",
         lambda value: DeliveryState.from_storage(value, reading, endpoint=endpoint),
