@@ -33,6 +33,7 @@ from custom_components.printernizer_stats.delivery import Recipient, origin
 from custom_components.printernizer_stats.diagnostics import (
     async_get_config_entry_diagnostics,
 )
+from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator
 
 from .conftest import (
@@ -228,7 +229,7 @@ async def test_only_a_confirms_and_a_pending_erasure_outlives_restarts_and_chang
     ]
     assert entry.data[DATA_SERVICE_KEYS] == {stats_endpoint: API_KEY}
     assert entry.data[DATA_SERVICE_IDS] == [
-        {"installation_id": sent_id, "endpoint": stats_endpoint}
+        {"installation_id": sent_id, "endpoint": stats_endpoint, "erase": True}
     ]
     await _shows_pending_at(hass, freezer, entry, stats_endpoint, sent_id)
 
@@ -449,3 +450,33 @@ async def test_delete_all_again_while_an_erasure_waits_says_pending(
     await advance(hass, freezer, timedelta(days=1))
     assert erasures_of(stats_service, sent_id) == [API_KEY]
     assert state(entry).erasures == []
+
+
+async def test_a_pending_erasure_outlives_a_lost_statistics_file(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    stats_service: RawStatsService,
+    stats_endpoint: str,
+    hass_admin_user: MockUser,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The entry marks the ids to erase: a new file still asks A, though sharing goes on."""
+    sent_id = await sent_to_a(hass, freezer, entry, stats_service)
+    stats_service.down = True
+    assert (await delete_all(hass, hass_admin_user))["service_erasure"] == "pending"
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass_storage.pop(STORAGE_KEY)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert [e.recipient for e in state(entry).erasures] == [
+        Recipient(sent_id, stats_endpoint)
+    ]
+    assert state(entry).installation_id not in (None, sent_id)
+    stats_service.down = False
+    await advance(hass, freezer, timedelta(days=1))
+    assert erasures_of(stats_service, sent_id) == [API_KEY]
+    assert state(entry).erasures == []
+    assert entry.data[DATA_SERVICE_IDS] == []

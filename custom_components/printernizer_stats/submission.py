@@ -55,6 +55,7 @@ from .delivery import (
     RETENTION_DAYS,
     Accepted,
     DeliveryView,
+    Erasure,
     Failed,
     Halt,
     Outcome,
@@ -186,9 +187,16 @@ class SubmissionManager:
             kept = None
         if kept is not None and kept <= now.date() + timedelta(days=1):
             state.reported_until = max(state.reported_until or kept, kept)
-        for recipient in self._entry_recipients():
+        for recipient, erase in self._entry_recipients():
             if recipient not in state.recipients:
                 state.recipients.append(recipient)
+            # An erasure asked for survives a lost file: the entry marks it.
+            if erase and recipient not in {e.recipient for e in state.erasures}:
+                state.erasures.append(
+                    Erasure(
+                        recipient.installation_id, recipient.endpoint, next_attempt=now
+                    )
+                )
         if not self.consent.opted_in and (state.installation_id or state.pending):
             LOGGER.info(
                 "Sharing is off: the installation id and any pending report were discarded, "
@@ -201,9 +209,9 @@ class SubmissionManager:
         self._update_issues()
         await self._async_persist()
 
-    def _entry_recipients(self) -> list[Recipient]:
-        """The ids kept in the entry, with their services (bare ids: the endpoint in use)."""
-        recipients: list[Recipient] = []
+    def _entry_recipients(self) -> list[tuple[Recipient, bool]]:
+        """The ids kept in the entry, with their services (bare ids: the endpoint in use), and whether each is to be erased."""
+        recipients: list[tuple[Recipient, bool]] = []
         kept = self._entry.data.get(DATA_SERVICE_IDS)
         for item in kept if isinstance(kept, list) else []:
             try:
@@ -214,7 +222,9 @@ class SubmissionManager:
                 )
             except ValueError:
                 continue
-            recipients.append(recipient)
+            recipients.append(
+                (recipient, isinstance(item, dict) and item.get("erase") is True)
+            )
         return recipients
 
     def _client_for(self, endpoint: str) -> StatsServiceClient:
@@ -563,8 +573,9 @@ class SubmissionManager:
         """Save now, and copy what must outlive the file into the entry.
 
         The entry keeps the end of the last accepted period, every id a
-        service may hold with that service, and the key used at each service
-        other than the configured one while an id there is not yet erased.
+        service may hold with that service (marked "erase" once erasing it
+        was asked for), and the key used at each service other than the
+        configured one while an id there is not yet erased.
         """
         await self._storage.async_commit()
         state = self._state
@@ -573,12 +584,14 @@ class SubmissionManager:
         }
         keys = self._entry.data.get(DATA_SERVICE_KEYS)
         keys = keys if isinstance(keys, dict) else {}
+        erasing = {e.recipient for e in state.erasures}
         wanted: dict[str, Any] = {
             DATA_REPORTED_UNTIL: None
             if state.reported_until is None
             else state.reported_until.isoformat(),
             DATA_SERVICE_IDS: [
                 {"installation_id": r.installation_id, "endpoint": r.endpoint}
+                | ({"erase": True} if r in erasing else {})
                 for r in _unique(
                     [*state.recipients, *(e.recipient for e in state.erasures)]
                 )
