@@ -288,7 +288,9 @@ def test_clock_from_storage_converts_to_utc() -> None:
         {"high_water": "2026-05-04"},
         {"high_water": "0001-01-01T00:00:00+01:00"},
         {"high_water": "9999-12-31T23:00:00+00:00"},
-        {"high_water": "２０２６-05-04T10:00:00+00:00"},
+        {
+            "high_water": "\uff12\uff10\uff12\uff16-05-04T10:00:00+00:00"
+        },  # full-width digits
         {"high_water": "2026-05-04T10:00+00:00"},
         {
             "high_water": "2026-05-04T10:00:00+00:00",
