@@ -197,6 +197,8 @@ class Submission:
     body: dict[str, Any]
     idempotency_key: str | None
     received_at: datetime
+    # The request body exactly as received (tests compare it byte for byte).
+    raw: bytes = b""
 
 
 def _json(
@@ -252,6 +254,8 @@ class StatsServiceEmulator:
         self.on_accept = on_accept
         self.submissions: list[Submission] = []
         self.deleted_ids: list[str] = []
+        # Every erase request: the id and the API key it came with.
+        self.erasure_keys: list[tuple[str, str | None]] = []
         self.log: list[tuple[datetime, str, int]] = []
         self.slow_seconds = 0.0
         self.reset_next = 0
@@ -453,7 +457,9 @@ class StatsServiceEmulator:
             return _json(500, self._detail(500))
         new_id = max((s.submission_id for s in self.submissions), default=0) + 1
         key = request.headers.get("Idempotency-Key")
-        self.submissions.append(Submission(new_id, installation_id, body, key, now))
+        self.submissions.append(
+            Submission(new_id, installation_id, body, key, now, raw)
+        )
         if self.on_accept is not None:
             self.on_accept(body)
         message = "Statistics submitted successfully"
@@ -462,6 +468,9 @@ class StatsServiceEmulator:
 
     async def _delete(self, request: web.Request) -> web.Response:
         """DELETE /installation/{id}: drop its submissions and its rate-limit window."""
+        self.erasure_keys.append(
+            (request.match_info["installation_id"], request.headers.get("X-API-Key"))
+        )
         if (injected := self._injected("delete")) is not None:
             return injected
         if self.mode == "fail":

@@ -183,6 +183,18 @@ def make_entry(url: str, options: dict[str, Any], **data: Any) -> MockConfigEntr
 
 
 @pytest.fixture
+def entry(printernizer_url: str, opted_in_options: dict[str, Any]) -> MockConfigEntry:
+    """An entry of a user who agreed on CONSENT_DAY (reports start the day after)."""
+    return make_entry(printernizer_url, opted_in_options)
+
+
+@pytest.fixture
+def printernizer_down(printernizer: PrinternizerSimulator) -> None:
+    """Polls fail fast, so only what a test fires or stores is counted."""
+    printernizer.available = False
+
+
+@pytest.fixture
 def mock_config_entry(
     printernizer_url: str, entry_options: dict[str, Any]
 ) -> MockConfigEntry:

@@ -34,7 +34,7 @@ from custom_components.printernizer_stats.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.printernizer_stats.storage import STORAGE_KEY
-from simulator.printernizer import PrinternizerSimulator
+from simulator.stats_service import StatsServiceEmulator
 
 from .conftest import (
     API_KEY,
@@ -46,22 +46,24 @@ from .conftest import (
     serve,
     setup_entry,
 )
-from .test_sent_reports import RawStatsService
 
 KEY_B = "key-of-b"
 KEY_C = "key-of-c"
 SHARING = "sensor.printernizer_usage_statistics_sharing_status"
 
-pytestmark = pytest.mark.freeze_time("2026-11-02 08:00:00+00:00")
+pytestmark = [
+    pytest.mark.freeze_time("2026-11-02 08:00:00+00:00"),
+    pytest.mark.usefixtures("printernizer_down"),
+]
 
 
 @pytest.fixture
-def stats_service() -> RawStatsService:
+def stats_service() -> StatsServiceEmulator:
     """Service A (the conftest endpoint): accepts API_KEY only."""
-    return RawStatsService(api_keys={API_KEY})
+    return StatsServiceEmulator(api_keys={API_KEY})
 
 
-async def _served(service: RawStatsService) -> AsyncIterator[str]:
+async def _served(service: StatsServiceEmulator) -> AsyncIterator[str]:
     """A service's submit URL on loopback while the test runs."""
     server = await serve(service.app)
     yield str(server.make_url("/submit"))
@@ -69,14 +71,14 @@ async def _served(service: RawStatsService) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def service_b() -> RawStatsService:
+def service_b() -> StatsServiceEmulator:
     """Service B: accepts its own key only."""
-    return RawStatsService(api_keys={KEY_B})
+    return StatsServiceEmulator(api_keys={KEY_B})
 
 
 @pytest.fixture
 async def endpoint_b(
-    service_b: RawStatsService, socket_enabled: None
+    service_b: StatsServiceEmulator, socket_enabled: None
 ) -> AsyncIterator[str]:
     """B's submit URL (another port)."""
     async for url in _served(service_b):
@@ -84,30 +86,18 @@ async def endpoint_b(
 
 
 @pytest.fixture
-def service_c() -> RawStatsService:
+def service_c() -> StatsServiceEmulator:
     """Service C: accepts its own key only."""
-    return RawStatsService(api_keys={KEY_C})
+    return StatsServiceEmulator(api_keys={KEY_C})
 
 
 @pytest.fixture
 async def endpoint_c(
-    service_c: RawStatsService, socket_enabled: None
+    service_c: StatsServiceEmulator, socket_enabled: None
 ) -> AsyncIterator[str]:
     """C's submit URL (a third port)."""
     async for url in _served(service_c):
         yield url
-
-
-@pytest.fixture(autouse=True)
-def printernizer_down(printernizer: PrinternizerSimulator) -> None:
-    """Polls fail fast; only the delivery matters here."""
-    printernizer.available = False
-
-
-@pytest.fixture
-def entry(printernizer_url: str, opted_in_options: dict[str, Any]) -> MockConfigEntry:
-    """A user who shares with A since 2026-11-02."""
-    return make_entry(printernizer_url, opted_in_options)
 
 
 async def change_endpoint(
@@ -146,7 +136,7 @@ async def sent_to_a(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    service_a: RawStatsService,
+    service_a: StatsServiceEmulator,
 ) -> str:
     """Share with A for a week: A stores one report; return its installation id."""
     await setup_entry(hass, entry)
@@ -160,7 +150,9 @@ async def sent_to_a(
     return submission.installation_id
 
 
-def erasures_of(service: RawStatsService, installation_id: str) -> list[str | None]:
+def erasures_of(
+    service: StatsServiceEmulator, installation_id: str
+) -> list[str | None]:
     """The keys of every erasure request for one id that reached a service."""
     return [key for sid, key in service.erasure_keys if sid == installation_id]
 
@@ -170,9 +162,9 @@ async def test_delete_all_after_an_endpoint_change_erases_at_a(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
-    service_b: RawStatsService,
+    service_b: StatsServiceEmulator,
     endpoint_b: str,
     hass_admin_user: MockUser,
     a_answers: int,
@@ -205,11 +197,11 @@ async def test_only_a_confirms_and_a_pending_erasure_outlives_restarts_and_chang
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
-    service_b: RawStatsService,
+    service_b: StatsServiceEmulator,
     endpoint_b: str,
-    service_c: RawStatsService,
+    service_c: StatsServiceEmulator,
     endpoint_c: str,
     hass_admin_user: MockUser,
 ) -> None:
@@ -296,9 +288,9 @@ async def test_opting_out_after_an_endpoint_change_erases_at_each_service(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
-    service_b: RawStatsService,
+    service_b: StatsServiceEmulator,
     endpoint_b: str,
 ) -> None:
     """Opt-out after a change: A is asked with A's key; B only once it received the id, with B's key."""
@@ -319,9 +311,9 @@ async def test_opting_out_erases_at_both_services_that_received_the_id(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
-    service_b: RawStatsService,
+    service_b: StatsServiceEmulator,
     endpoint_b: str,
 ) -> None:
     """A week to A, then a week to B under the same id: opting out asks each with its own key."""
@@ -357,7 +349,7 @@ async def test_legacy_bare_ids_are_erased_at_the_current_endpoint(
     hass: HomeAssistant,
     printernizer_url: str,
     opted_in_options: dict[str, Any],
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
     hass_admin_user: MockUser,
 ) -> None:
@@ -385,7 +377,7 @@ async def test_damaged_entry_data_is_read_by_the_file_rules(
     hass: HomeAssistant,
     printernizer_url: str,
     opted_in_options: dict[str, Any],
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
     endpoint_b: str,
     hass_admin_user: MockUser,
@@ -430,7 +422,7 @@ async def test_delete_all_again_while_an_erasure_waits_says_pending(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
     hass_admin_user: MockUser,
 ) -> None:
@@ -456,7 +448,7 @@ async def test_a_pending_erasure_outlives_a_lost_statistics_file(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     stats_endpoint: str,
     hass_admin_user: MockUser,
     hass_storage: dict[str, Any],

@@ -12,7 +12,6 @@ import hashlib
 import json
 from typing import Any
 
-from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import Unauthorized
@@ -32,64 +31,17 @@ from custom_components.printernizer_stats.delivery import REPORTS_KEPT, RETENTIO
 from custom_components.printernizer_stats.diagnostics import (
     async_get_config_entry_diagnostics,
 )
-from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator, Submission
 
-from .conftest import API_KEY, advance, make_entry, opt_out, restart, setup_entry
+from .conftest import advance, opt_out, restart, setup_entry
 
 # Seconds past the minute: the action shows whole minutes, never the second.
 START = "2026-11-02 08:00:17+00:00"
 
-pytestmark = pytest.mark.freeze_time(START)
-
-
-class RawStatsService(StatsServiceEmulator):
-    """The emulator, also keeping the exact bytes of each report it stored and each erasure's key."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        """Nothing received yet."""
-        super().__init__(**kwargs)
-        self._raw: list[tuple[Submission, bytes]] = []
-        self.erasure_keys: list[tuple[str, str | None]] = []
-
-    async def _submit(self, request: web.Request) -> web.Response:
-        """Store as the emulator does; keep the bytes of what was stored."""
-        before = len(self.submissions)
-        response = await super()._submit(request)
-        if len(self.submissions) > before:
-            self._raw.append((self.submissions[-1], await request.read()))
-        return response
-
-    async def _delete(self, request: web.Request) -> web.Response:
-        """Note which id was to be erased with which key, then answer as the emulator."""
-        self.erasure_keys.append(
-            (request.match_info["installation_id"], request.headers.get("X-API-Key"))
-        )
-        return await super()._delete(request)
-
-    @property
-    def stored(self) -> list[tuple[Submission, bytes]]:
-        """The reports it still holds, oldest first, with their bytes as received."""
-        held = {id(submission) for submission in self.submissions}
-        return [(s, raw) for s, raw in self._raw if id(s) in held]
-
-
-@pytest.fixture
-def stats_service() -> RawStatsService:
-    """The emulator (accepting API_KEY), keeping raw bodies."""
-    return RawStatsService(api_keys={API_KEY})
-
-
-@pytest.fixture(autouse=True)
-def printernizer_down(printernizer: PrinternizerSimulator) -> None:
-    """Polls fail fast so only the events a test fires are counted."""
-    printernizer.available = False
-
-
-@pytest.fixture
-def entry(printernizer_url: str, opted_in_options: dict[str, Any]) -> MockConfigEntry:
-    """An entry of a user who agreed on 2026-11-02 (so reports start on 11-03)."""
-    return make_entry(printernizer_url, opted_in_options)
+pytestmark = [
+    pytest.mark.freeze_time(START),
+    pytest.mark.usefixtures("printernizer_down"),
+]
 
 
 def minute_up(moment: datetime) -> str:
@@ -139,12 +91,11 @@ async def weeks_of_reports(
         await advance(hass, freezer, timedelta(days=1))
 
 
-def assert_matches(
-    reports: list[dict[str, Any]], stored: list[tuple[Submission, bytes]]
-) -> None:
+def assert_matches(reports: list[dict[str, Any]], stored: list[Submission]) -> None:
     """Newest first, each the exact bytes the service stored, with its facts."""
     assert len(reports) == len(stored)
-    for report, (submission, raw) in zip(reports, reversed(stored), strict=True):
+    for report, submission in zip(reports, reversed(stored), strict=True):
+        raw = submission.raw
         assert report["body"].encode() == raw
         assert report["bytes"] == len(raw)
         assert report["sha256"] == hashlib.sha256(raw).hexdigest()
@@ -163,7 +114,7 @@ async def test_sent_reports_are_what_the_service_stored(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
     """Four weeks: four reports, newest first, byte for byte what arrived; a restart keeps them."""
@@ -173,7 +124,7 @@ async def test_sent_reports_are_what_the_service_stored(
     reports = await sent_reports(hass, hass_admin_user)
 
     assert len(reports) == 4
-    assert_matches(reports, stats_service.stored)
+    assert_matches(reports, stats_service.submissions)
     assert [r["period"]["start"] for r in reports] == [
         "2026-11-24",
         "2026-11-17",
@@ -181,7 +132,7 @@ async def test_sent_reports_are_what_the_service_stored(
         "2026-11-03",
     ]
     # Received at a time with seconds: shown as the whole minute after it.
-    assert all(s.received_at.second == 17 for s, _ in stats_service.stored)
+    assert all(s.received_at.second == 17 for s in stats_service.submissions)
 
     await restart(hass, entry)
     assert await sent_reports(hass, hass_admin_user) == reports
@@ -191,7 +142,7 @@ async def test_refused_and_rejected_reports_are_not_listed(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
     """A 401 and a 422 leave no entry; what the service accepted afterwards is listed."""
@@ -220,7 +171,7 @@ async def test_refused_and_rejected_reports_are_not_listed(
 
     reports = await sent_reports(hass, hass_admin_user)
     assert len(reports) == 2
-    assert_matches(reports, stats_service.stored)
+    assert_matches(reports, stats_service.submissions)
     statuses = [status for _, _, status in stats_service.log]
     assert statuses.count(401) == 1
     assert statuses.count(422) == 1
@@ -230,7 +181,7 @@ async def test_delete_all_leaves_none(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
     """delete_all: no report is listed, in the action or the export, also after a restart."""
@@ -259,7 +210,7 @@ async def test_opting_out_leaves_none(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
     """Opting out: no report is listed, also after a restart."""
@@ -279,7 +230,7 @@ async def test_sent_reports_for_admins_only(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
     hass_read_only_user: MockUser,
 ) -> None:
@@ -317,7 +268,7 @@ async def test_only_the_newest_are_kept(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
     """After more weeks than are kept, the newest REPORTS_KEPT remain, oldest gone."""
@@ -326,18 +277,18 @@ async def test_only_the_newest_are_kept(
 
     reports = await sent_reports(hass, hass_admin_user)
 
-    assert len(stats_service.stored) == REPORTS_KEPT + 2
+    assert len(stats_service.submissions) == REPORTS_KEPT + 2
     assert len(reports) == REPORTS_KEPT
-    newest = stats_service.stored[-REPORTS_KEPT:]
-    for report, (_, raw) in zip(reports, reversed(newest), strict=True):
-        assert report["body"].encode() == raw
+    newest = stats_service.submissions[-REPORTS_KEPT:]
+    for report, submission in zip(reports, reversed(newest), strict=True):
+        assert report["body"].encode() == submission.raw
 
 
 async def test_reports_older_than_the_retention_are_forgotten(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_admin_user: MockUser,
 ) -> None:
     """Home Assistant off for 100 days: the kept reports are past the 90-day window and go."""
@@ -356,4 +307,4 @@ async def test_reports_older_than_the_retention_are_forgotten(
     assert not any(report in kept for report in old)
     assert all(report["period"]["end"] > oldest.isoformat() for report in kept)
     assert kept
-    assert_matches(kept, stats_service.stored[-len(kept) :])
+    assert_matches(kept, stats_service.submissions[-len(kept) :])

@@ -36,7 +36,6 @@ from custom_components.printernizer_stats.errors import ContractError
 from custom_components.printernizer_stats.report import Period
 from custom_components.printernizer_stats.stats_api import StatsServiceClient
 from custom_components.printernizer_stats.storage import STORAGE_KEY
-from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
 from .conftest import (
@@ -57,19 +56,10 @@ VALIDATOR = jsonschema.Draft202012Validator(
     load_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
 )
 
-pytestmark = pytest.mark.freeze_time(START)
-
-
-@pytest.fixture(autouse=True)
-def printernizer_down(printernizer: PrinternizerSimulator) -> None:
-    """Polls fail fast so only the events a test fires are counted."""
-    printernizer.available = False
-
-
-@pytest.fixture
-def entry(printernizer_url: str, opted_in_options: dict[str, Any]) -> MockConfigEntry:
-    """An entry of a user who agreed on 2026-11-02 (so reports start on 11-03)."""
-    return make_entry(printernizer_url, opted_in_options)
+pytestmark = [
+    pytest.mark.freeze_time(START),
+    pytest.mark.usefixtures("printernizer_down"),
+]
 
 
 def _fire(hass: HomeAssistant, event_type: str, count: int = 1, **meta: Any) -> None:

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
 import time
-from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
@@ -35,10 +34,9 @@ from custom_components.printernizer_stats.const import (
     SERVICE_EXPORT,
     SERVICE_SUBMIT_NOW,
 )
-from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, advance, make_entry, next_minute, setup_entry
+from .conftest import CONSENT_DAY, advance, next_minute, setup_entry
 
 # Awake from 20:00 to 04:00 UTC (across midnight, so a day change happens
 # awake), suspended from 04:00 to 20:00: 8 h awake, 16 h asleep, for 30 days.
@@ -49,19 +47,10 @@ DAYS = 30
 FIRST_DAY = date.fromisoformat(CONSENT_DAY) + timedelta(days=1)
 SHARING = "sensor.printernizer_usage_statistics_sharing_status"
 
-pytestmark = pytest.mark.freeze_time(START)
-
-
-@pytest.fixture(autouse=True)
-def printernizer_down(printernizer: PrinternizerSimulator) -> None:
-    """Polls fail fast so only the events a test fires are counted."""
-    printernizer.available = False
-
-
-@pytest.fixture
-def entry(printernizer_url: str, opted_in_options: dict[str, Any]) -> MockConfigEntry:
-    """An entry of a user who agreed on 2026-11-02 (so reports start on 11-03)."""
-    return make_entry(printernizer_url, opted_in_options)
+pytestmark = [
+    pytest.mark.freeze_time(START),
+    pytest.mark.usefixtures("printernizer_down"),
+]
 
 
 class Host:

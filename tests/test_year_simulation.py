@@ -46,7 +46,6 @@ from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
 from .conftest import API_KEY, CONSENT_DAY, full_disk, make_entry, settle
-from .test_sent_reports import RawStatsService
 
 SEED = 20261102
 START = "2026-11-02 07:30:00+00:00"
@@ -102,9 +101,9 @@ class Year:
 
 
 @pytest.fixture
-def stats_service() -> RawStatsService:
+def stats_service() -> StatsServiceEmulator:
     """The emulator (accepting API_KEY), also keeping the bytes of each stored report."""
-    return RawStatsService(api_keys={API_KEY})
+    return StatsServiceEmulator(api_keys={API_KEY})
 
 
 @pytest.fixture
@@ -218,7 +217,7 @@ async def test_a_year_of_reports(
     printernizer: PrinternizerSimulator,
     printernizer_url: str,
     opted_in_options: dict[str, Any],
-    stats_service: RawStatsService,
+    stats_service: StatsServiceEmulator,
     hass_storage: dict[str, Any],
     hass_admin_user: MockUser,
     year: Year,
@@ -403,8 +402,8 @@ async def test_a_year_of_reports(
     assert response is not None
     kept: list[dict[str, Any]] = response["reports"]  # type: ignore[assignment]
     stored: dict[str | None, bytes] = {}
-    for submission, raw in stats_service.stored:
-        stored.setdefault(submission.idempotency_key, raw)
+    for submission in stats_service.submissions:
+        stored.setdefault(submission.idempotency_key, submission.raw)
     newest = list(stored.values())[-REPORTS_KEPT:]
     assert len(kept) == REPORTS_KEPT
     assert [report["body"].encode() for report in reversed(kept)] == newest
