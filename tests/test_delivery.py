@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+import hashlib
 import itertools
 import json
 import random
+from types import SimpleNamespace
 from typing import Any
 import uuid
 
@@ -15,14 +17,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 import pytest
 
 from custom_components.printernizer_stats.consent import CONSENT_VERSION, Consent
+from custom_components.printernizer_stats.counters import Tally
 from custom_components.printernizer_stats.delivery import (
     BACKOFF_CAP,
     CHECK_INTERVAL,
     ERASURE_ATTEMPTS_BEFORE_REPAIR,
-    HISTORY_LENGTH,
     MAX_WAIT,
     MIN_REQUEST_INTERVAL,
+    REASONS,
+    REPORT_BYTES_KEPT,
     REPORT_DAYS,
+    REPORTS_KEPT,
     RETENTION_DAYS,
     Accepted,
     DeliveryState,
@@ -32,12 +37,21 @@ from custom_components.printernizer_stats.delivery import (
     Halt,
     Outcome,
     PendingReport,
+    Recipient,
     Refused,
     Sent,
     SharingStatus,
     backoff_delay,
+    origin,
+    parse_recipient,
 )
-from custom_components.printernizer_stats.report import Period
+from custom_components.printernizer_stats.report import (
+    InstallationFacts,
+    Period,
+    build_report,
+    serialize_report,
+)
+from custom_components.printernizer_stats.stored import Reading
 
 CONSENT_DAY = date(2026, 3, 2)
 FIRST_DAY = date(2026, 3, 3)
@@ -51,6 +65,11 @@ DAY = timedelta(days=1)
 BODY = '{"report": 1}'
 UUID4 = "4d6f7a3e-2b1c-4e5f-9a8b-7c6d5e4f3a2b"
 OTHER_ID = "0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
+# Two statistics services: the public kind and a local one (as the emulator).
+A = "https://a.example/submit"
+B = "http://127.0.0.1:8001/submit"
+# Read back long after everything these tests store: nothing is clamped.
+LATER = datetime(2101, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +80,42 @@ def auto_enable_custom_integrations() -> None:
 def _at(day: date, hour: int = 0) -> datetime:
     """A UTC time on a day."""
     return datetime.combine(day, time(hour), UTC)
+
+
+def _body(period: Period, installation_id: str, *, jobs: int = 0) -> str:
+    """A report as the builder writes it (what the policy freezes and keeps)."""
+    report = build_report(
+        tally=Tally({"job_completed": jobs}),
+        period=period,
+        installation=InstallationFacts(
+            installation_id=installation_id,
+            first_seen=FIRST_DAY,
+            app_version="2.42.0",
+            platform="linux",
+            deployment_mode="docker",
+            country_code="DE",
+        ),
+        fleet={"bambu_lab": 1},
+        today=period.end,
+    )
+    return serialize_report(report).decode()
+
+
+def _freeze(state: DeliveryState, period: Period, now: datetime) -> PendingReport:
+    """Freeze a real report for the state's id."""
+    assert state.installation_id is not None
+    return state.freeze(period, _body(period, state.installation_id), now)
+
+
+def _load(
+    data: object, now: datetime = LATER, *, endpoint: str | None = None
+) -> tuple[DeliveryState, list[str]]:
+    """Read a stored section back (through JSON); the state and what was dropped."""
+    reading = Reading(now)
+    state = DeliveryState.from_storage(
+        json.loads(json.dumps(data)), reading, endpoint=endpoint
+    )
+    return state, reading.damage.summary()
 
 
 def _opted_in(consent: Consent = CONSENT) -> DeliveryState:
@@ -78,9 +133,10 @@ def _send(
     rng: random.Random | None = None,
     generation: int = 0,
     version: str = VERSION,
+    endpoint: str = A,
 ) -> PendingReport:
-    """One attempt of the pending report with this outcome."""
-    pending = state.begin_attempt(now)
+    """One attempt of the pending report at a service, with this outcome."""
+    pending = state.begin_attempt(now, endpoint)
     state.apply(
         outcome,
         now,
@@ -95,7 +151,7 @@ def _deliver(state: DeliveryState, now: datetime, *, force: bool = False) -> Per
     """Freeze the next period and have it accepted."""
     period = state.next_period(CONSENT, now.date(), force=force)
     assert period is not None
-    state.freeze(period, BODY, now)
+    _freeze(state, period, now)
     assert state.send_due(CONSENT, now, force=force)
     _send(state, Accepted("sub-1"), now)
     return period
@@ -112,7 +168,7 @@ def _pending_state(now: datetime | None = None) -> DeliveryState:
     state = _opted_in()
     period = state.next_period(CONSENT, now.date())
     assert period is not None
-    state.freeze(period, BODY, now)
+    _freeze(state, period, now)
     return state
 
 
@@ -130,20 +186,24 @@ def test_delivery_opt_in_makes_an_id() -> None:
 
 
 def test_delivery_opt_out_erases_everything_sent() -> None:
-    """Opting out drops the id and the pending report and erases every id sent."""
+    """Opting out drops the id and the pending report and erases every id sent, where it went."""
     state = _pending_state()
     old = state.installation_id
+    assert old is not None
     _send(state, Failed("timeout"), _at(date(2026, 3, 10), 6))
-    state.service_ids.append(OTHER_ID)
+    state.recipients.append(Recipient(OTHER_ID, B))
     assert state.follow_consent(DECLINED, NOW)
     assert state.installation_id is None
     assert state.first_seen is None
     assert state.pending is None
     assert state.history == []
     assert state.last_error is None
-    assert [e.installation_id for e in state.erasures] == [old, OTHER_ID]
+    assert [e.recipient for e in state.erasures] == [
+        Recipient(old, A),
+        Recipient(OTHER_ID, B),
+    ]
     assert all(e.next_attempt == NOW for e in state.erasures)
-    assert state.service_ids == [old, OTHER_ID]
+    assert state.recipients == [Recipient(old, A), Recipient(OTHER_ID, B)]
     assert not state.can_send(CONSENT)
     # Following the same choice again changes nothing, but erasures are still owed.
     assert state.follow_consent(DECLINED, NOW)
@@ -351,25 +411,117 @@ def test_delivery_accepted_marks_the_period_done() -> None:
     _send(state, Failed("timeout"), now)
     assert state.sharing_status(CONSENT) is SharingStatus.FAILING
     later = now + 2 * DAY
-    _send(state, Accepted("abc"), later)
+    assert state.pending is not None
+    body = state.pending.body
+    _send(state, Accepted("abc", 201), later)
     assert state.pending is None
     assert state.reported_until == date(2026, 3, 10)
     assert state.last_success == later
     assert state.last_error is None
-    assert state.history == [Sent(FIRST_DAY, date(2026, 3, 10), later.date(), "abc")]
+    assert state.history == [
+        Sent(
+            FIRST_DAY,
+            date(2026, 3, 10),
+            later.date(),
+            "abc",
+            body=body,
+            accepted=later,
+            status=201,
+            installation_id=state.installation_id,
+        )
+    ]
     assert state.sharing_status(CONSENT) is SharingStatus.OPTED_IN
 
 
-def test_delivery_history_keeps_the_last_twenty() -> None:
-    """The history keeps at most HISTORY_LENGTH entries, the newest last."""
+def test_delivery_history_keeps_the_newest_twelve() -> None:
+    """The history keeps the newest REPORTS_KEPT (12) accepted reports, the newest last."""
+    assert REPORTS_KEPT == 12
     state = _opted_in()
     now = _at(date(2026, 3, 4), 1)
-    for _ in range(HISTORY_LENGTH + 5):
+    bodies: list[str] = []
+    for _ in range(17):
         _deliver(state, now, force=True)
+        bodies.append(state.history[-1].body or "")
         now += DAY
-    assert len(state.history) == HISTORY_LENGTH
-    assert state.history[-1].end == now.date() - DAY
+    assert len(state.history) == 12
+    # Seventeen one-day reports ending 03-04 to 03-20: the five oldest went.
     assert state.history[0].start == date(2026, 3, 8)
+    assert state.history[0].end == date(2026, 3, 9)
+    assert state.history[-1].end == date(2026, 3, 20)
+    assert [sent.body for sent in state.history] == bodies[5:]
+
+
+@pytest.mark.parametrize(
+    ("size", "kept", "total"),
+    [(3_413, 12, 40_956), (3_414, 11, 37_554), (10_239, 4, 40_956)],
+)
+def test_delivery_history_is_bounded_in_bytes(size: int, kept: int, total: int) -> None:
+    """Never more than REPORT_BYTES_KEPT (40,960) body bytes are kept; the oldest go first."""
+    assert REPORT_BYTES_KEPT == 40_960
+    state = _opted_in()
+    now = _at(date(2026, 4, 1), 9)
+    for week in range(14):
+        start = FIRST_DAY + 7 * week * DAY
+        # Each body is told apart by its first character.
+        state.freeze(Period(start, start + 7 * DAY), chr(65 + week) * size, now)
+        _send(state, Accepted(), now)
+        now += HOUR
+    assert len(state.history) == kept
+    assert sum(sent.size for sent in state.history) == total <= REPORT_BYTES_KEPT
+    assert [sent.body[0] for sent in state.history if sent.body] == [
+        chr(65 + week) for week in range(14 - kept, 14)
+    ]
+
+
+def test_delivery_history_keeps_bodies_byte_for_byte() -> None:
+    """A kept report is the pending body as sent: its size and SHA-256 are of those bytes."""
+    state = _pending_state()
+    assert state.pending is not None
+    body = state.pending.body
+    _send(state, Accepted("7"), _at(date(2026, 3, 10), 6))
+    (sent,) = state.history
+    assert sent.body == body
+    assert sent.size == len(body.encode()) == len(body)
+    assert sent.sha256 == hashlib.sha256(body.encode()).hexdigest()
+    # Bytes, not characters: "ä" is two bytes in UTF-8.
+    wide = Sent(FIRST_DAY, date(2026, 3, 4), FIRST_DAY, None, body='{"ä":1}')
+    assert wide.size == 8
+    assert wide.sha256 == hashlib.sha256('{"ä":1}'.encode()).hexdigest()
+    assert (
+        wide.sha256
+        == "735cf7b354374809aa89cce3cf8638d1a5daa493d99bd3d7cac81bdf277c3760"
+    )
+    bare = Sent(FIRST_DAY, date(2026, 3, 4), FIRST_DAY, None)
+    assert (bare.size, bare.sha256) == (0, None)
+
+
+def test_delivery_refused_and_unsent_reports_are_not_kept() -> None:
+    """Only accepted reports are kept: a refused key, a rejection or a failure keeps none."""
+    for outcome in (
+        Refused(Halt.AUTH_FAILED, 401),
+        Refused(Halt.REJECTED, 422),
+        Failed("http_503"),
+    ):
+        state = _pending_state()
+        _send(state, outcome, _at(date(2026, 3, 10), 6))
+        assert state.history == []
+
+
+def test_delivery_forget_old_reports_at_the_retention_boundary() -> None:
+    """Kept reports whose period ended before the 90-day window are dropped."""
+    today = date(2026, 6, 1)
+    # The window is 2026-03-04 to 2026-06-01 (90 days); ends are exclusive.
+    assert today - (RETENTION_DAYS - 1) * DAY == date(2026, 3, 4)
+    gone = Sent(date(2026, 2, 25), date(2026, 3, 4), date(2026, 3, 4), "1")
+    kept = Sent(date(2026, 2, 26), date(2026, 3, 5), date(2026, 3, 5), "2")
+    newest = Sent(date(2026, 5, 25), date(2026, 6, 1), date(2026, 6, 1), "3")
+    state = DeliveryState(history=[gone, kept, newest])
+    assert state.forget_old_reports(today)
+    assert state.history == [kept, newest]
+    assert not state.forget_old_reports(today)
+    assert state.forget_old_reports(date(2026, 6, 2))
+    assert state.history == [newest]
+    assert DeliveryState().forget_old_reports(today) is False
 
 
 def test_delivery_auth_failed_stops_until_new_credentials() -> None:
@@ -418,6 +570,55 @@ def test_delivery_refused_without_status() -> None:
     state = _pending_state()
     _send(state, Refused(Halt.AUTH_FAILED), _at(date(2026, 3, 10), 6))
     assert state.last_error == "auth_failed"
+
+
+def test_delivery_refused_key_costs_no_budget() -> None:
+    """A refused key restores the request before it (the service checks keys first)."""
+    first = _at(date(2026, 3, 10), 6)
+    second = first + 2 * HOUR
+    state = _pending_state()
+    _send(state, Failed("http_503"), first)
+    _send(state, Refused(Halt.AUTH_FAILED, 401), second)
+    assert state.last_request == first
+    assert state.earliest_request() == _at(date(2026, 3, 10), 7)
+    # A refused first attempt leaves no request on record at all.
+    state = _pending_state()
+    _send(state, Refused(Halt.AUTH_FAILED, 403), first)
+    assert state.last_request is None
+    assert state.earliest_request() == datetime.min.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [Failed("http_503"), Failed("http_429"), Refused(Halt.REJECTED, 422), Accepted()],
+)
+def test_delivery_other_outcomes_cost_the_hour(outcome: Outcome) -> None:
+    """A 5xx, a 429, a rejection or an acceptance uses the hour: last_request stays."""
+    first = _at(date(2026, 3, 10), 6)
+    second = first + 2 * HOUR
+    state = _pending_state()
+    _send(state, Failed("http_503"), first)
+    _send(state, outcome, second)
+    assert state.last_request == second
+    assert state.earliest_request() >= _at(date(2026, 3, 10), 9)
+
+
+def test_delivery_resume_after_a_refused_key_clears_the_error() -> None:
+    """New credentials lift the stop and the refusal at once: the status is right again."""
+    state = _pending_state()
+    _send(
+        state, Refused(Halt.AUTH_FAILED, 401), _at(date(2026, 3, 10), 6), generation=1
+    )
+    assert (state.last_error, state.sharing_status(CONSENT)) == (
+        "http_401",
+        SharingStatus.FAILING,
+    )
+    assert not state.resume(generation=1, version=VERSION)
+    assert state.last_error == "http_401"
+    assert state.resume(generation=2, version=VERSION)
+    assert state.last_error is None
+    assert state.sharing_status(CONSENT) is SharingStatus.OPTED_IN
+    assert state.pending is not None
 
 
 def test_delivery_failed_backs_off_with_full_jitter() -> None:
@@ -496,25 +697,62 @@ def test_delivery_free_text_reason_is_not_stored() -> None:
     now = _at(date(2026, 3, 10), 6)
     _send(state, Failed("Connection reset by peer"), now)
     assert state.last_error == "other"
-    state.erasures.append(Erasure(OTHER_ID))
-    state.erasure_failed(OTHER_ID, "Server said: no!", now, random.Random(1))
+    state.erasures.append(Erasure(OTHER_ID, A))
+    state.erasure_failed(
+        Recipient(OTHER_ID, A), "Server said: no!", now, random.Random(1)
+    )
     assert state.erasures[0].last_error == "other"
-    assert DeliveryState.from_storage(state.as_storage()) == state
+    loaded, dropped = _load(state.as_storage())
+    assert dropped == []
+    assert loaded.as_storage() == state.as_storage()
+    assert (loaded.last_error, loaded.erasures[0].last_error) == ("other", "other")
+
+
+@pytest.mark.parametrize(
+    ("reason", "stored"),
+    [
+        ("timeout", "timeout"),
+        ("connection_error", "connection_error"),
+        ("too_many_redirects", "too_many_redirects"),
+        ("http_503", "http_503"),
+        ("http_429", "http_429"),
+        ("jane_doe", "other"),
+        ("dns_error", "other"),
+        ("http_999", "other"),
+        ("HTTP_503", "other"),
+    ],
+)
+def test_delivery_only_our_reason_codes_are_kept(reason: str, stored: str) -> None:
+    """A reason is one of our codes or "other": export and diagnostics show it."""
+    state = _pending_state()
+    now = _at(date(2026, 3, 10), 6)
+    _send(state, Failed(reason), now)
+    state.erasures.append(Erasure(OTHER_ID, A))
+    state.erasure_failed(Recipient(OTHER_ID, A), reason, now, random.Random(1))
+    assert (state.last_error, state.erasures[0].last_error) == (stored, stored)
+    assert _load(state.as_storage(), now)[1] == []
 
 
 # --- erasures ---------------------------------------------------------------------
 
 
 def test_delivery_begin_attempt_records_the_id_once() -> None:
-    """Every id a report may have been sent under is kept, once."""
+    """Every id a report may have been sent under is kept with its service, once each."""
     state = _pending_state()
+    sid = state.installation_id
+    assert sid is not None
     now = _at(date(2026, 3, 10), 6)
     _send(state, Failed("timeout"), now)
     _send(state, Failed("timeout"), now + DAY)
-    assert state.service_ids == [state.installation_id]
+    assert state.recipients == [Recipient(sid, A)]
     assert state.last_request == now + DAY
     assert state.pending is not None
     assert state.pending.attempts == 2
+    # The endpoint changed: the same id is now also at B (two services, two erasures).
+    _send(state, Failed("timeout"), now + 2 * DAY, endpoint=B)
+    _send(state, Failed("timeout"), now + 3 * DAY, endpoint=A)
+    assert state.recipients == [Recipient(sid, A), Recipient(sid, B)]
+    assert state.pending.attempts == 4
 
 
 def test_delivery_delete_all_erases_and_restarts() -> None:
@@ -524,17 +762,17 @@ def test_delivery_delete_all_erases_and_restarts() -> None:
     assert old is not None
     _deliver(state, _at(date(2026, 3, 10), 1))
     now = _at(date(2026, 3, 12), 9)
-    state.freeze(Period(date(2026, 3, 10), date(2026, 3, 12)), BODY, now)
-    assert state.erase_all(now) == [old]
+    _freeze(state, Period(date(2026, 3, 10), date(2026, 3, 12)), now)
+    assert state.erase_all(now) == [Recipient(old, A)]
     state.restart_after_delete(CONSENT, now.date())
     assert state.installation_id not in (None, old)
     assert state.first_seen == now.date()
     assert state.pending is None
     assert state.history == []
     assert state.reported_until == now.date()
-    assert state.service_ids == [old]
-    assert state.due_erasures(now) == [Erasure(old, next_attempt=now)]
-    assert state.view(CONSENT, None).pending_erasures == 1
+    assert state.recipients == [Recipient(old, A)]
+    assert state.due_erasures(now) == [Erasure(old, A, next_attempt=now)]
+    assert state.view(CONSENT, None).pending_erasures == {"https://a.example": 1}
     assert state.next_period(CONSENT, date(2026, 3, 19)) == Period(
         date(2026, 3, 12), date(2026, 3, 19)
     )
@@ -563,21 +801,118 @@ def test_delivery_delete_all_keeps_a_rejection() -> None:
 def test_delivery_erase_all_queues_every_id() -> None:
     """Every id is queued once, however many there are; none is dropped."""
     ids = [str(uuid.UUID(int=n, version=4)) for n in range(120)]
-    state = DeliveryState(service_ids=list(ids))
-    assert state.erase_all(NOW) == ids
-    assert state.erase_all(NOW + DAY) == ids
+    recipients = [Recipient(sid, A if n % 3 else B) for n, sid in enumerate(ids)]
+    state = DeliveryState(recipients=list(recipients))
+    assert state.erase_all(NOW) == recipients
+    assert state.erase_all(NOW + DAY) == recipients
+    assert len(state.erasures) == 120
     assert all(e.next_attempt == NOW for e in state.erasures)
+    assert state.pending_erasures() == {
+        "https://a.example": 80,
+        "http://127.0.0.1:8001": 40,
+    }
+
+
+def test_delivery_erasure_is_per_service() -> None:
+    """An id sent to A and to B is two erasures; erasing at A leaves B."""
+    at_a, at_b, other_at_a = (
+        Recipient(UUID4, A),
+        Recipient(UUID4, B),
+        Recipient(OTHER_ID, A),
+    )
+    state = DeliveryState(recipients=[at_a, at_b, other_at_a])
+    assert state.erase_all(NOW) == [at_a, at_b, other_at_a]
+    assert [e.recipient for e in state.erasures] == [at_a, at_b, other_at_a]
+    assert state.pending_erasures() == {
+        "https://a.example": 2,
+        "http://127.0.0.1:8001": 1,
+    }
+    state.erased(at_a)
+    assert [e.recipient for e in state.erasures] == [at_b, other_at_a]
+    assert state.recipients == [at_b, other_at_a]
+    assert state.pending_erasures() == {
+        "https://a.example": 1,
+        "http://127.0.0.1:8001": 1,
+    }
+    # A failure at B counts at B only.
+    state.erasure_failed(at_b, "http_503", NOW, random.Random(2))
+    assert [(e.recipient, e.attempts) for e in state.erasures] == [
+        (at_b, 1),
+        (other_at_a, 0),
+    ]
+    assert state.erasures[0].last_error == "http_503"
+    # What is no longer queued is left alone.
+    state.erasure_failed(at_a, "timeout", NOW, random.Random(2))
+    state.erased(at_a)
+    assert [e.recipient for e in state.erasures] == [at_b, other_at_a]
+    state.erased(at_b)
+    state.erased(other_at_a)
+    assert (state.erasures, state.recipients, state.pending_erasures()) == ([], [], {})
+
+
+def test_delivery_erase_all_keeps_what_is_queued() -> None:
+    """erase_all twice queues nothing twice and keeps the attempts made so far."""
+    state = DeliveryState(recipients=[Recipient(UUID4, A)])
+    state.erase_all(NOW)
+    state.erasure_failed(Recipient(UUID4, A), "timeout", NOW, random.Random(1))
+    state.recipients.append(Recipient(UUID4, B))
+    assert state.erase_all(NOW + DAY) == [Recipient(UUID4, A), Recipient(UUID4, B)]
+    assert [(e.attempts, e.next_attempt) for e in state.erasures][1] == (0, NOW + DAY)
+    assert state.erasures[0].attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("https://a.example/submit", "https://a.example"),
+        ("https://a.example:8443/v1/submit?key=abc&x=1", "https://a.example:8443"),
+        ("https://user:secret@a.example/submit", "https://a.example"),
+        ("https://user@a.example:444/x?token=1#frag", "https://a.example:444"),
+        ("https://u:p@ss@a.example/", "https://a.example"),
+        ("http://127.0.0.1:8001/submit", "http://127.0.0.1:8001"),
+        ("https://[::1]:8443/submit?k=v", "https://[::1]:8443"),
+    ],
+)
+def test_delivery_origin_strips_path_query_and_user(
+    endpoint: str, expected: str
+) -> None:
+    """A service is shown by scheme, host and port: never a path, a query or user info."""
+    assert origin(endpoint) == expected
+
+
+def test_delivery_parse_recipient() -> None:
+    """A stored recipient needs a UUID4 and an endpoint the client would use."""
+    assert parse_recipient({"installation_id": UUID4, "endpoint": A}) == Recipient(
+        UUID4, A
+    )
+    assert parse_recipient(
+        {"installation_id": UUID4, "endpoint": "https://A.Example:443/submit"}
+    ) == Recipient(UUID4, A)
+    for value in (
+        {"installation_id": UUID4},
+        {"endpoint": A},
+        {"installation_id": UUID4.upper(), "endpoint": A},
+        {"installation_id": UUID4, "endpoint": "http://a.example/submit"},
+        {"installation_id": UUID4, "endpoint": "https://u:p@a.example/submit"},
+        {"installation_id": UUID4, "endpoint": "ftp://a.example/submit"},
+        {"installation_id": UUID4, "endpoint": "https://a.example/" + "x" * 2040},
+        {"installation_id": UUID4, "endpoint": 5},
+        [UUID4, A],
+        UUID4,
+    ):
+        with pytest.raises(ValueError):
+            parse_recipient(value)
 
 
 def test_delivery_failed_erasure_is_retried() -> None:
     """A failed erasure stays, backs off, and becomes a repair after three failures."""
-    state = DeliveryState(service_ids=[UUID4, OTHER_ID])
+    state = DeliveryState(recipients=[Recipient(UUID4, A), Recipient(OTHER_ID, A)])
     state.erase_all(NOW)
     rng = random.Random(5)
     now = NOW
     for failure in range(1, ERASURE_ATTEMPTS_BEFORE_REPAIR + 1):
         assert not state.erasure_stuck
-        state.erasure_failed(UUID4, "http_503", now, rng)
+        state.erasure_failed(Recipient(UUID4, A), "http_503", now, rng)
         erasure = state.erasures[0]
         assert erasure.attempts == failure
         assert erasure.last_error == "http_503"
@@ -586,10 +921,11 @@ def test_delivery_failed_erasure_is_retried() -> None:
         now = erasure.next_attempt
         assert erasure in state.due_erasures(now)
     assert state.erasure_stuck
-    state.erasure_failed("not-queued", "timeout", now, rng)
-    assert state.service_ids == [UUID4, OTHER_ID]
-    state.erased(UUID4)
-    assert (state.erasure_stuck, state.service_ids) == (False, [OTHER_ID])
+    state.erasure_failed(Recipient(UUID4, B), "timeout", now, rng)
+    assert state.recipients == [Recipient(UUID4, A), Recipient(OTHER_ID, A)]
+    assert state.erasures[0].attempts == ERASURE_ATTEMPTS_BEFORE_REPAIR
+    state.erased(Recipient(UUID4, A))
+    assert (state.erasure_stuck, state.recipients) == (False, [Recipient(OTHER_ID, A)])
     assert [e.installation_id for e in state.erasures] == [OTHER_ID]
 
 
@@ -605,9 +941,12 @@ def test_delivery_only_erased_forgets_an_id() -> None:
     state.erase_all(now)
     state.restart_after_delete(CONSENT, now.date())
     state.follow_clock(now.date() - 30 * DAY, now - 30 * DAY)
-    assert state.service_ids == [sent]
-    state.erased(sent or "")
-    assert state.service_ids == []
+    assert sent is not None
+    assert state.recipients == [Recipient(sent, A)]
+    state.erased(Recipient(sent, B))
+    assert state.recipients == [Recipient(sent, A)]
+    state.erased(Recipient(sent, A))
+    assert state.recipients == []
     assert state.erasures == []
 
 
@@ -684,7 +1023,8 @@ def test_delivery_follow_clock_ignores_rounding() -> None:
     assert state.pending is not None
     state.pending.attempts = 6
     _send(state, Failed("http_429", timedelta(days=9)), now)
-    loaded = DeliveryState.from_storage(state.as_storage())
+    loaded, dropped = _load(state.as_storage(), now)
+    assert dropped == []
     assert loaded.last_request == now.replace(second=0) + timedelta(minutes=1)
     assert not loaded.follow_clock(now.date(), now)
     assert loaded.earliest_request() >= state.earliest_request()
@@ -701,9 +1041,9 @@ def test_delivery_follow_clock_clamps_unexplained_waits() -> None:
     state.pending.next_attempt = now + 30 * DAY
     state.not_before = now + 30 * DAY
     state.erasures = [
-        Erasure(UUID4, 1, now + 3 * DAY),
-        Erasure(OTHER_ID, 0, now + HOUR),
-        Erasure(str(uuid.UUID(int=1, version=4)), 2, now + 2 * HOUR),
+        Erasure(UUID4, A, 1, now + 3 * DAY),
+        Erasure(OTHER_ID, A, 0, now + HOUR),
+        Erasure(str(uuid.UUID(int=1, version=4)), B, 2, now + 2 * HOUR),
     ]
     assert state.follow_clock(now.date(), now)
     assert state.not_before == now + MIN_REQUEST_INTERVAL
@@ -741,9 +1081,21 @@ def test_delivery_wake_at_bounds() -> None:
     state.freeze(Period(FIRST_DAY, date(2026, 3, 10)), BODY, now)
     _send(state, Failed("timeout"), now)
     assert state.wake_at(CONSENT, now) == now + HOUR
-    state.erasures.append(Erasure(UUID4, next_attempt=now + 30 * timedelta(minutes=1)))
+    state.erasures.append(
+        Erasure(UUID4, B, next_attempt=now + 30 * timedelta(minutes=1))
+    )
     assert state.wake_at(CONSENT, now) == now + timedelta(minutes=30)
     assert state.wake_at(PAUSED, now) == now + timedelta(minutes=30)
+
+
+def test_delivery_consent_without_a_first_day_plans_nothing() -> None:
+    """Defensive: were sending allowed with no first day known, nothing is planned."""
+    consent: Any = SimpleNamespace(current=True, opted_in=True, first_day=None)
+    state = _opted_in()
+    assert state.can_send(consent)
+    assert state.next_period(consent, date(2026, 4, 1)) is None
+    assert state.next_submission(consent, None) is None
+    assert state.wake_at(consent, NOW) == NOW + CHECK_INTERVAL
 
 
 def test_delivery_next_submission() -> None:
@@ -763,7 +1115,7 @@ def test_delivery_next_submission() -> None:
         sharing=SharingStatus.FAILING,
         last_submission=None,
         next_submission=now + 2 * HOUR,
-        pending_erasures=0,
+        pending_erasures={},
     )
     state.pending = None
     state.halt = Halt.NONE
@@ -787,15 +1139,20 @@ _STORED_KEYS = {
     "last_error",
     "last_success",
     "history",
-    "service_ids",
+    "recipients",
     "erasures",
 }
+# When the tables below are read back: the day after the valid state's attempt.
+READ_AT = _at(date(2026, 3, 10), 7)
+PERIOD = Period(FIRST_DAY, date(2026, 3, 10))
+PENDING_KEY = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+KEPT_PERIOD = Period(date(2026, 2, 24), FIRST_DAY)
 
 
 def test_delivery_storage_empty_round_trip() -> None:
-    """The empty state and an empty object both load as the empty state."""
-    assert DeliveryState.from_storage(DeliveryState().as_storage()) == DeliveryState()
-    assert DeliveryState.from_storage({}) == DeliveryState()
+    """The empty state and an empty object both load as the empty state, nothing dropped."""
+    assert _load(DeliveryState().as_storage()) == (DeliveryState(), [])
+    assert _load({}) == (DeliveryState(), [])
 
 
 def test_delivery_storage_holds_nothing_from_the_key() -> None:
@@ -828,27 +1185,113 @@ def test_delivery_storage_rounds_times_up_to_the_minute() -> None:
 
 def test_delivery_storage_reads_offsets_as_utc() -> None:
     """A stored time with another offset is read as the same moment in UTC."""
-    state = DeliveryState.from_storage({"last_request": "2026-03-10T08:00:00+02:00"})
+    state, dropped = _load({"last_request": "2026-03-10T08:00:00+02:00"})
+    assert dropped == []
     assert state.last_request == datetime(2026, 3, 10, 6, tzinfo=UTC)
     assert state.last_request is not None
     assert state.last_request.tzinfo is UTC
 
 
-def test_delivery_storage_drops_repeated_ids() -> None:
-    """Repeated service ids are read once."""
-    state = DeliveryState.from_storage({"service_ids": [UUID4, UUID4, OTHER_ID]})
-    assert state.service_ids == [UUID4, OTHER_ID]
+def test_delivery_storage_drops_repeated_recipients() -> None:
+    """A repeated recipient or erasure is read once (the same id at two services is two)."""
+    recipients = [
+        {"installation_id": UUID4, "endpoint": A},
+        {"installation_id": UUID4, "endpoint": A},
+        {"installation_id": UUID4, "endpoint": B},
+        {"installation_id": OTHER_ID, "endpoint": A},
+    ]
+    erasure = {
+        "installation_id": UUID4,
+        "endpoint": A,
+        "attempts": 1,
+        "next_attempt": "2026-03-10T06:00:00+00:00",
+        "last_error": None,
+    }
+    state, dropped = _load({"recipients": recipients, "erasures": [erasure, erasure]})
+    assert dropped == []
+    assert state.recipients == [
+        Recipient(UUID4, A),
+        Recipient(UUID4, B),
+        Recipient(OTHER_ID, A),
+    ]
+    assert state.erasures == [Erasure(UUID4, A, 1, _at(date(2026, 3, 10), 6))]
+
+
+def test_delivery_storage_legacy_ids_went_to_the_endpoint_in_use() -> None:
+    """Ids stored before services were recorded are read as sent to the endpoint in use."""
+    data = {
+        "recipients": [{"installation_id": UUID4, "endpoint": A}],
+        "service_ids": [UUID4, UUID4, OTHER_ID],
+        "erasures": [
+            {
+                "installation_id": OTHER_ID,
+                "attempts": 2,
+                "next_attempt": "2026-03-10T06:00:00+00:00",
+                "last_error": "timeout",
+            }
+        ],
+    }
+    state, dropped = _load(data, endpoint=B)
+    assert dropped == []
+    assert state.recipients == [
+        Recipient(UUID4, A),
+        Recipient(UUID4, B),
+        Recipient(OTHER_ID, B),
+    ]
+    assert state.erasures == [
+        Erasure(OTHER_ID, B, 2, _at(date(2026, 3, 10), 6), "timeout")
+    ]
+    assert state.pending_erasures() == {"http://127.0.0.1:8001": 1}
+    # Written back in today's form: every id with its service.
+    assert "service_ids" not in state.as_storage()
+    assert state.as_storage()["erasures"][0]["endpoint"] == B
+    # With no endpoint known, an erasure without one cannot be kept.
+    state, dropped = _load(data)
+    assert dropped == ["delivery: erasure"]
+    assert state.recipients == [Recipient(UUID4, A)]
+    assert state.erasures == []
+
+
+def _kept_body() -> str:
+    """The body of the kept report in the valid state."""
+    return _body(KEPT_PERIOD, UUID4, jobs=3)
+
+
+def _valid_state() -> DeliveryState:
+    """A state with every part filled in (fixed ids, so the tables below are stable)."""
+    state = _opted_in()
+    state.installation_id = UUID4
+    state.reported_until = FIRST_DAY
+    _freeze(state, PERIOD, _at(date(2026, 3, 10), 6)).idempotency_key = PENDING_KEY
+    _send(state, Failed("timeout"), _at(date(2026, 3, 10), 6))
+    state.not_before = _at(date(2026, 3, 10), 9)
+    state.last_success = _at(FIRST_DAY, 1)
+    state.history = [
+        Sent(date(2026, 2, 17), KEPT_PERIOD.start, KEPT_PERIOD.start, "s"),
+        Sent(
+            KEPT_PERIOD.start,
+            KEPT_PERIOD.end,
+            KEPT_PERIOD.end,
+            "42",
+            body=_kept_body(),
+            accepted=_at(FIRST_DAY, 1),
+            status=200,
+            installation_id=UUID4,
+        ),
+    ]
+    state.recipients.append(Recipient(OTHER_ID, B))
+    state.erasures.append(
+        Erasure(OTHER_ID, B, 1, _at(date(2026, 3, 10), 6), "http_500")
+    )
+    return state
 
 
 def _valid() -> dict[str, Any]:
-    """A stored state with every part filled in."""
-    state = _pending_state()
-    now = _at(date(2026, 3, 10), 6)
-    _send(state, Failed("timeout"), now)
-    state.history.append(Sent(FIRST_DAY, date(2026, 3, 4), FIRST_DAY, "s"))
-    state.erasures.append(Erasure(OTHER_ID, 1, now, "http_500"))
-    stored = state.as_storage()
-    assert DeliveryState.from_storage(stored).as_storage() == stored
+    """The valid state as stored; it reads back unchanged, nothing dropped."""
+    stored = _valid_state().as_storage()
+    loaded, dropped = _load(stored, READ_AT)
+    assert dropped == []
+    assert loaded.as_storage() == stored
     return stored
 
 
@@ -865,97 +1308,342 @@ def _broken(path: tuple[str | int, ...], value: object) -> dict[str, Any]:
     return data
 
 
-_MALFORMED: list[tuple[tuple[str | int, ...], object]] = [
-    (("installation_id",), 5),
-    (("installation_id",), "not-a-uuid"),
-    (("installation_id",), UUID4.upper()),
-    (("installation_id",), "4d6f7a3e-2b1c-1e5f-9a8b-7c6d5e4f3a2b"),
-    (("installation_id",), "4d6f7a3e2b1c4e5f9a8b7c6d5e4f3a2b"),
-    (("installation_id",), f"{{{UUID4}}}"),
-    (("first_seen",), "2026-02-30"),
-    (("first_seen",), 20260302),
-    (("reported_until",), "next week"),
-    (("reported_until",), "9999-12-31"),
-    (("reported_until",), ["2026-03-10"]),
-    (("pending",), "pending"),
-    (("pending",), []),
-    (("pending", "start"), ...),
-    (("pending", "start"), None),
-    (("pending", "end"), "2026-03-01"),
-    (("pending", "idempotency_key"), "key"),
-    (("pending", "idempotency_key"), None),
-    (("pending", "body"), {"report": 1}),
-    (("pending", "attempts"), -1),
-    (("pending", "attempts"), True),
-    (("pending", "attempts"), "2"),
-    (("pending", "attempts"), 1.0),
-    (("pending", "next_attempt"), None),
-    (("pending", "next_attempt"), "2026-03-10T06:00:00"),
-    (("pending", "next_attempt"), "2026-03-10"),
-    (("last_request",), "2026-03-10T06:00:00"),
-    (("last_request",), "0001-01-01T00:00:00+01:00"),
-    (("last_request",), "9999-12-31T23:59:00+00:00"),
-    (("last_request",), 1_773_122_400),
-    (("not_before",), "soon"),
-    (("last_success",), "2026-03-10 06:00"),
-    (("halt",), "stopped"),
-    (("halt",), None),
-    (("halt",), ["auth_failed"]),
-    (("halt",), {"auth_failed": 1}),
-    (("halt_generation",), "1"),
-    (("halt_generation",), True),
-    (("halt_version",), 1.4),
-    (("last_error",), "Connection reset by peer"),
-    (("last_error",), "HTTP_500"),
-    (("last_error",), ""),
-    (("last_error",), "x" * 33),
-    (("last_error",), 500),
-    (("history",), {}),
-    (("history",), "[]"),
-    (("history", 0), "entry"),
-    (("history", 0, "submitted"), ...),
-    (("history", 0, "end"), "2026-03-03"),
-    (("history", 0, "start"), None),
-    (("history", 0, "submission_id"), 12),
-    (("service_ids",), UUID4),
-    (("service_ids",), [UUID4, "nope"]),
-    (("service_ids",), [7]),
-    (("erasures",), {"id": UUID4}),
-    (("erasures", 0), UUID4),
-    (("erasures", 0, "installation_id"), None),
-    (("erasures", 0, "installation_id"), "x"),
-    (("erasures", 0, "attempts"), ...),
-    (("erasures", 0, "attempts"), -3),
-    (("erasures", 0, "next_attempt"), None),
-    (("erasures", 0, "next_attempt"), "2026-03-10T06:00:00"),
-    (("erasures", 0, "last_error"), "Server said no"),
-    (("installation_id",), None),
-]
+def _report_with(**changes: Any) -> str:
+    """The pending report in the builder's bytes with some values changed."""
+    report = json.loads(_body(PERIOD, UUID4))
+    for dotted, value in changes.items():
+        target = report
+        *parents, last = dotted.split("__")
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    return serialize_report(report).decode()
 
 
-@pytest.mark.parametrize(("path", "value"), _MALFORMED)
-def test_delivery_storage_rejects_malformed(
-    path: tuple[str | int, ...], value: object
+_REPORT = _body(PERIOD, UUID4)
+assert '"period":{"start":"2026-03-03T00:00:00+00:00",' in _REPORT
+# Each is dropped alone: the unit named, everything else kept.
+_MALFORMED: dict[str, tuple[tuple[str | int, ...], object, str]] = {
+    "id_int": (("installation_id",), 5, "installation id"),
+    "id_text": (("installation_id",), "not-a-uuid", "installation id"),
+    "id_upper": (("installation_id",), UUID4.upper(), "installation id"),
+    "id_v1": (
+        ("installation_id",),
+        "4d6f7a3e-2b1c-1e5f-9a8b-7c6d5e4f3a2b",
+        "installation id",
+    ),
+    "id_hex": (("installation_id",), UUID4.replace("-", ""), "installation id"),
+    "id_braces": (("installation_id",), f"{{{UUID4}}}", "installation id"),
+    "first_seen_feb_30": (("first_seen",), "2026-02-30", "first day"),
+    "first_seen_int": (("first_seen",), 20260302, "first day"),
+    "first_seen_full_width": (
+        ("first_seen",),
+        "\uff12\uff10\uff12\uff16-03-02",
+        "first day",
+    ),
+    "reported_until_words": (("reported_until",), "next week", "reported until"),
+    "reported_until_9999": (("reported_until",), "9999-12-31", "reported until"),
+    "reported_until_list": (("reported_until",), ["2026-03-10"], "reported until"),
+    "reported_until_short": (("reported_until",), "2026-3-3", "reported until"),
+    "pending_text": (("pending",), "pending", "pending report"),
+    "pending_list": (("pending",), [], "pending report"),
+    "pending_no_start": (("pending", "start"), ..., "pending report"),
+    "pending_start_none": (("pending", "start"), None, "pending report"),
+    "pending_end_before": (("pending", "end"), "2026-03-01", "pending report"),
+    "pending_key_text": (("pending", "idempotency_key"), "key", "pending report"),
+    "pending_key_none": (("pending", "idempotency_key"), None, "pending report"),
+    "pending_body_object": (("pending", "body"), {"report": 1}, "pending report"),
+    "pending_body_customer": (
+        ("pending", "body"),
+        '{"customer": "Jane Doe", "email": "jane@example.com"}',
+        "pending report",
+    ),
+    "pending_body_not_json": (("pending", "body"), "not json", "pending report"),
+    "pending_body_other_period": (
+        ("pending", "body"),
+        _body(Period(FIRST_DAY, date(2026, 3, 9)), UUID4),
+        "pending report",
+    ),
+    "pending_body_other_id": (
+        ("pending", "body"),
+        _body(PERIOD, OTHER_ID),
+        "pending report",
+    ),
+    "pending_body_indented": (
+        ("pending", "body"),
+        json.dumps(json.loads(_REPORT), indent=2),
+        "pending report",
+    ),
+    "pending_body_sorted": (
+        ("pending", "body"),
+        json.dumps(json.loads(_REPORT), separators=(",", ":"), sort_keys=True),
+        "pending report",
+    ),
+    "pending_body_period_reordered": (
+        ("pending", "body"),
+        _REPORT.replace(
+            '"period":{"start":"2026-03-03T00:00:00+00:00",'
+            '"end":"2026-03-10T00:00:00+00:00","duration_days":7}',
+            '"period":{"end":"2026-03-10T00:00:00+00:00",'
+            '"start":"2026-03-03T00:00:00+00:00","duration_days":7}',
+        ),
+        "pending report",
+    ),
+    "pending_body_extra_key": (
+        ("pending", "body"),
+        _report_with(note="Jane Doe"),
+        "pending report",
+    ),
+    "pending_body_country": (
+        ("pending", "body"),
+        _report_with(installation__country_code="ZZ"),
+        "pending report",
+    ),
+    "pending_body_platform": (
+        ("pending", "body"),
+        _report_with(installation__platform="haiku"),
+        "pending report",
+    ),
+    "pending_body_birthday": (
+        ("pending", "body"),
+        _report_with(installation__app_version="19.07.1985"),
+        "pending report",
+    ),
+    "pending_body_too_long": (("pending", "body"), "x" * 10_240, "pending report"),
+    "pending_attempts_negative": (("pending", "attempts"), -1, "pending report"),
+    "pending_attempts_bool": (("pending", "attempts"), True, "pending report"),
+    "pending_attempts_text": (("pending", "attempts"), "2", "pending report"),
+    "pending_attempts_float": (("pending", "attempts"), 1.0, "pending report"),
+    "pending_attempts_huge": (("pending", "attempts"), 10**15, "pending report"),
+    "pending_next_none": (("pending", "next_attempt"), None, "pending report"),
+    "pending_next_naive": (
+        ("pending", "next_attempt"),
+        "2026-03-10T06:00:00",
+        "pending report",
+    ),
+    "pending_next_day": (("pending", "next_attempt"), "2026-03-10", "pending report"),
+    "last_request_naive": (("last_request",), "2026-03-10T06:00:00", "last request"),
+    "last_request_year_1": (
+        ("last_request",),
+        "0001-01-01T00:00:00+01:00",
+        "last request",
+    ),
+    "last_request_9999": (
+        ("last_request",),
+        "9999-12-31T23:59:00+00:00",
+        "last request",
+    ),
+    "last_request_int": (("last_request",), 1_773_122_400, "last request"),
+    "last_request_space": (
+        ("last_request",),
+        "2026-03-10T06:00:00+00:00 ",
+        "last request",
+    ),
+    "last_request_full_width": (
+        ("last_request",),
+        "\uff12\uff10\uff12\uff16-03-10T06:00:00+00:00",
+        "last request",
+    ),
+    "not_before_words": (("not_before",), "soon", "wait"),
+    "last_success_space": (("last_success",), "2026-03-10 06:00", "last submission"),
+    "halt_unknown": (("halt",), "stopped", "stop reason"),
+    "halt_none": (("halt",), None, "stop reason"),
+    "halt_list": (("halt",), ["auth_failed"], "stop reason"),
+    "halt_object": (("halt",), {"auth_failed": 1}, "stop reason"),
+    "generation_text": (("halt_generation",), "1", "stop reason"),
+    "generation_bool": (("halt_generation",), True, "stop reason"),
+    "generation_huge": (("halt_generation",), 2**31, "stop reason"),
+    "version_float": (("halt_version",), 1.4, "stop reason"),
+    "version_words": (("halt_version",), "1.4 beta", "stop reason"),
+    "version_long": (("halt_version",), "1" * 33, "stop reason"),
+    "error_words": (("last_error",), "Connection reset by peer", "last error"),
+    "error_upper": (("last_error",), "HTTP_500", "last error"),
+    "error_empty": (("last_error",), "", "last error"),
+    "error_long": (("last_error",), "x" * 33, "last error"),
+    "error_int": (("last_error",), 500, "last error"),
+    "error_code_shaped_word": (("last_error",), "jane_doe_lives_here", "last error"),
+    "error_status_999": (("last_error",), "http_999", "last error"),
+    "history_object": (("history",), {}, "sent report"),
+    "history_text": (("history",), "[]", "sent report"),
+    "history_entry_text": (("history", 0), "entry", "sent report"),
+    "history_no_submitted": (("history", 0, "submitted"), ..., "sent report"),
+    "history_end_before": (("history", 0, "end"), "2026-02-17", "sent report"),
+    "history_start_none": (("history", 0, "start"), None, "sent report"),
+    "history_id_int": (("history", 0, "submission_id"), 12, "sent report"),
+    "history_id_empty": (("history", 0, "submission_id"), "", "sent report"),
+    "history_id_rtl": (("history", 0, "submission_id"), "\u200f", "sent report"),
+    "history_id_long": (("history", 0, "submission_id"), "1" * 65, "sent report"),
+    "history_body_customer": (
+        ("history", 1, "body"),
+        '{"customer": "Jane Doe"}',
+        "sent report",
+    ),
+    "history_body_other_id": (
+        ("history", 1, "body"),
+        _body(KEPT_PERIOD, OTHER_ID, jobs=3),
+        "sent report",
+    ),
+    "history_body_other_period": (("history", 1, "body"), _REPORT, "sent report"),
+    "history_status_404": (("history", 1, "status"), 404, "sent report"),
+    "history_status_text": (("history", 1, "status"), "200", "sent report"),
+    "history_accepted_naive": (
+        ("history", 1, "accepted"),
+        "2026-03-03T01:00:00",
+        "sent report",
+    ),
+    "history_id_of_body": (("history", 1, "installation_id"), "x", "sent report"),
+    "recipients_text": (("recipients",), UUID4, "installation id at a service"),
+    "recipient_text": (("recipients", 0), UUID4, "installation id at a service"),
+    "recipient_http": (
+        ("recipients", 1, "endpoint"),
+        "http://a.example/submit",
+        "installation id at a service",
+    ),
+    "recipient_user": (
+        ("recipients", 1, "endpoint"),
+        "https://jane:doe@a.example/submit",
+        "installation id at a service",
+    ),
+    "recipient_no_id": (
+        ("recipients", 0, "installation_id"),
+        ...,
+        "installation id at a service",
+    ),
+    "erasures_object": (("erasures",), {"id": UUID4}, "erasure"),
+    "erasure_text": (("erasures", 0), UUID4, "erasure"),
+    "erasure_id_none": (("erasures", 0, "installation_id"), None, "erasure"),
+    "erasure_id_text": (("erasures", 0, "installation_id"), "x", "erasure"),
+    "erasure_no_attempts": (("erasures", 0, "attempts"), ..., "erasure"),
+    "erasure_attempts_negative": (("erasures", 0, "attempts"), -3, "erasure"),
+    "erasure_attempts_huge": (("erasures", 0, "attempts"), 10_001, "erasure"),
+    "erasure_next_none": (("erasures", 0, "next_attempt"), None, "erasure"),
+    "erasure_next_naive": (
+        ("erasures", 0, "next_attempt"),
+        "2026-03-10T06:00:00",
+        "erasure",
+    ),
+    "erasure_error_words": (("erasures", 0, "last_error"), "Server said no", "erasure"),
+    "erasure_endpoint_ftp": (
+        ("erasures", 0, "endpoint"),
+        "ftp://a.example/submit",
+        "erasure",
+    ),
+}
+
+
+def _without(path: tuple[str | int, ...]) -> dict[str, Any]:
+    """The valid stored state without the unit at `path` (what a damaged unit leaves)."""
+    expected: dict[str, Any] = json.loads(json.dumps(_valid()))
+    key = path[0]
+    assert isinstance(key, str)
+    if key in ("history", "recipients", "erasures"):
+        if len(path) == 1:
+            expected[key] = []
+        else:
+            index = path[1]
+            assert isinstance(index, int)
+            del expected[key][index]
+    elif key == "pending":
+        expected["pending"] = None
+    elif key in ("halt", "halt_generation", "halt_version"):
+        # One stop reason: a damaged part of it is no stop.
+        expected[key] = DeliveryState().as_storage()[key]
+    else:
+        expected[key] = None
+        if key == "installation_id":
+            # The pending report was built under the id: it goes with it.
+            expected["pending"] = None
+    return expected
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "unit"), _MALFORMED.values(), ids=_MALFORMED.keys()
+)
+def test_delivery_storage_drops_a_damaged_unit_alone(
+    path: tuple[str | int, ...], value: object, unit: str
 ) -> None:
-    """Every malformed shape raises ValueError (never TypeError or KeyError)."""
-    with pytest.raises(ValueError):
-        DeliveryState.from_storage(_broken(path, value))
+    """Every damaged unit is dropped alone and named; everything else is kept."""
+    loaded, dropped = _load(_broken(path, value), READ_AT)
+    expected_dropped = [f"delivery: {unit}"]
+    if path == ("installation_id",):
+        expected_dropped.append("delivery: pending report")
+    assert dropped == expected_dropped
+    assert loaded.as_storage() == _without(path)
+    # What is written back reads back as it is.
+    assert _load(loaded.as_storage(), READ_AT) == (loaded, [])
+
+
+def test_delivery_storage_without_an_id_drops_the_pending_report() -> None:
+    """A pending report built under an id the file no longer holds is not kept."""
+    loaded, dropped = _load(_broken(("installation_id",), None), READ_AT)
+    assert dropped == ["delivery: pending report"]
+    assert loaded.pending is None
+    assert loaded.history == _load(_valid(), READ_AT)[0].history
+
+
+def test_delivery_storage_keeps_a_verified_report_as_sent() -> None:
+    """A pending report and a kept one that verify are read back byte for byte."""
+    loaded, dropped = _load(_valid(), READ_AT)
+    assert dropped == []
+    assert loaded.pending is not None
+    assert loaded.pending.body == _REPORT
+    assert loaded.pending.period == PERIOD
+    assert loaded.history[1].body == _kept_body()
+    assert loaded.history[1].sha256 == hashlib.sha256(_kept_body().encode()).hexdigest()
+    assert loaded.history[0].body is None
 
 
 @pytest.mark.parametrize("data", [None, [], "state", 3, [("halt", "none")]])
 def test_delivery_storage_rejects_non_objects(data: object) -> None:
-    """A stored section that is not an object raises ValueError."""
-    with pytest.raises(ValueError):
-        DeliveryState.from_storage(data)
+    """A stored section that is not an object raises ValueError (storage notes it whole)."""
+    with pytest.raises(ValueError, match="not an object"):
+        DeliveryState.from_storage(data, Reading(READ_AT))
 
 
 def test_delivery_storage_keeps_every_erasure() -> None:
     """Loading keeps every queued erasure, however many."""
     ids = [str(uuid.UUID(int=n + 1, version=4)) for n in range(80)]
-    state = DeliveryState(service_ids=list(ids))
+    state = DeliveryState(recipients=[Recipient(sid, A) for sid in ids])
     state.erase_all(NOW)
-    loaded = DeliveryState.from_storage(state.as_storage())
+    loaded, dropped = _load(state.as_storage())
+    assert dropped == []
     assert [e.installation_id for e in loaded.erasures] == ids
+
+
+def test_delivery_storage_clamps_records_ahead_of_now() -> None:
+    """A record in 2031 never runs ahead of the trusted now (6 minutes' slack for rounding)."""
+    data = {
+        "first_seen": "2031-01-01",
+        "reported_until": "2031-01-01",
+        "last_request": "2031-01-01T00:00:00+00:00",
+        "last_success": "2031-01-01T00:00:00+00:00",
+        "history": [
+            {
+                "start": "2026-02-24",
+                "end": "2026-03-03",
+                "submitted": "2031-01-01",
+                "submission_id": None,
+                "accepted": "2031-01-01T00:00:00+00:00",
+            }
+        ],
+    }
+    loaded, dropped = _load(data, READ_AT)
+    assert dropped == []
+    assert loaded.first_seen == date(2026, 3, 11)
+    assert loaded.reported_until == date(2026, 3, 11)
+    assert loaded.last_request == datetime(2026, 3, 10, 7, 6, tzinfo=UTC)
+    assert loaded.last_success == datetime(2026, 3, 10, 7, 6, tzinfo=UTC)
+    assert loaded.history[0].submitted == date(2026, 3, 10)
+    assert loaded.history[0].accepted == datetime(2026, 3, 10, 7, 6, tzinfo=UTC)
+    # The next request waits the usual hour from then, not until 2031.
+    assert loaded.earliest_request() == datetime(2026, 3, 10, 8, 6, tzinfo=UTC)
+    # While the clock holds a stored mark back, records up to the mark are kept.
+    mark = datetime(2031, 1, 1, tzinfo=UTC)
+    reading = Reading(READ_AT, ceiling=mark)
+    held = DeliveryState.from_storage(data, reading)
+    assert not reading.damage
+    assert held.last_request == mark
+    assert held.reported_until == date(2031, 1, 1)
 
 
 _IDS = st.uuids(version=4).map(str)
@@ -963,13 +1651,39 @@ _DAYS = st.dates(date(2000, 1, 1), date(2100, 1, 1))
 _MINUTES = st.datetimes(
     datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC)
 ).map(lambda t: t.replace(second=0, microsecond=0))
-_CODES = st.from_regex(r"[a-z0-9_]{1,32}", fullmatch=True)
+_CODES = st.sampled_from(sorted(REASONS)) | st.integers(100, 599).map("http_{}".format)
+_ENDPOINTS = st.sampled_from(
+    [A, B, "https://stats.printernizer.com/submit", "https://[::1]:8443/v2/submit"]
+)
 
 
 @st.composite
-def _periods(draw: st.DrawFn) -> tuple[date, date]:
+def _periods(draw: st.DrawFn) -> Period:
     start = draw(_DAYS)
-    return start, start + timedelta(days=draw(st.integers(1, 7)))
+    return Period(start, start + timedelta(days=draw(st.integers(1, 7))))
+
+
+@st.composite
+def _sent(draw: st.DrawFn, moments: st.SearchStrategy[datetime]) -> Sent:
+    """A kept report, with or without the bytes that left."""
+    period = draw(_periods())
+    submitted = draw(_DAYS)
+    submission_id = draw(
+        st.none() | st.text(min_size=1, max_size=64).filter(str.isprintable)
+    )
+    if not draw(st.booleans()):
+        return Sent(period.start, period.end, submitted, submission_id)
+    installation_id = draw(_IDS)
+    return Sent(
+        period.start,
+        period.end,
+        submitted,
+        submission_id,
+        body=_body(period, installation_id, jobs=draw(st.integers(0, 2**31 - 1))),
+        accepted=draw(st.none() | moments),
+        status=draw(st.none() | st.integers(200, 299)),
+        installation_id=installation_id,
+    )
 
 
 @st.composite
@@ -978,20 +1692,18 @@ def _states(draw: st.DrawFn, moments: st.SearchStrategy[datetime]) -> DeliverySt
     installation_id = draw(st.none() | _IDS)
     pending = None
     if installation_id is not None and draw(st.booleans()):
-        start, end = draw(_periods())
+        period = draw(_periods())
         pending = PendingReport(
-            start,
-            end,
+            period.start,
+            period.end,
             draw(_IDS),
-            draw(st.text(max_size=40)),
+            _body(period, installation_id),
             draw(st.integers(0, 50)),
             draw(moments),
         )
-    history = [
-        Sent(*period, draw(_DAYS), draw(st.none() | st.text(max_size=10)))
-        for period in draw(st.lists(_periods(), max_size=HISTORY_LENGTH))
-    ]
-    service_ids = draw(st.lists(_IDS, unique=True, max_size=5))
+    recipients = draw(
+        st.lists(st.builds(Recipient, _IDS, _ENDPOINTS), unique=True, max_size=5)
+    )
     return DeliveryState(
         installation_id=installation_id,
         first_seen=draw(st.none() | _DAYS),
@@ -1000,17 +1712,23 @@ def _states(draw: st.DrawFn, moments: st.SearchStrategy[datetime]) -> DeliverySt
         last_request=draw(st.none() | moments),
         not_before=draw(st.none() | moments),
         halt=draw(st.sampled_from(Halt)),
-        halt_generation=draw(st.none() | st.integers(0, 2**40)),
-        halt_version=draw(st.none() | st.text(max_size=10)),
+        halt_generation=draw(st.none() | st.integers(0, 2**31 - 1)),
+        halt_version=draw(
+            st.none() | st.from_regex(r"[0-9A-Za-z.+-]{1,32}", fullmatch=True)
+        ),
         last_error=draw(st.none() | _CODES),
         last_success=draw(st.none() | moments),
-        history=history,
-        service_ids=service_ids,
+        history=draw(st.lists(_sent(moments), max_size=REPORTS_KEPT)),
+        recipients=recipients,
         erasures=[
             Erasure(
-                sid, draw(st.integers(0, 9)), draw(moments), draw(st.none() | _CODES)
+                r.installation_id,
+                r.endpoint,
+                draw(st.integers(0, 9)),
+                draw(moments),
+                draw(st.none() | _CODES),
             )
-            for sid in service_ids
+            for r in recipients
             if draw(st.booleans())
         ],
     )
@@ -1019,9 +1737,8 @@ def _states(draw: st.DrawFn, moments: st.SearchStrategy[datetime]) -> DeliverySt
 @settings(max_examples=100, deadline=None)
 @given(_states(_MINUTES))
 def test_delivery_storage_round_trip(state: DeliveryState) -> None:
-    """as_storage and from_storage round trip, through JSON."""
-    stored = json.loads(json.dumps(state.as_storage()))
-    assert DeliveryState.from_storage(stored) == state
+    """as_storage and from_storage round trip, through JSON, with nothing dropped."""
+    assert _load(state.as_storage()) == (state, [])
 
 
 _ANY_TIME = st.datetimes(
@@ -1033,7 +1750,8 @@ _ANY_TIME = st.datetimes(
 @given(_states(_ANY_TIME))
 def test_delivery_storage_round_trip_rounds_up(state: DeliveryState) -> None:
     """Times come back rounded up to the minute: never earlier, less than a minute later."""
-    loaded = DeliveryState.from_storage(json.loads(json.dumps(state.as_storage())))
+    loaded, dropped = _load(state.as_storage())
+    assert dropped == []
     pairs = [
         (state.last_request, loaded.last_request),
         (state.not_before, loaded.not_before),
@@ -1041,6 +1759,10 @@ def test_delivery_storage_round_trip_rounds_up(state: DeliveryState) -> None:
         *(
             (a.next_attempt, b.next_attempt)
             for a, b in zip(state.erasures, loaded.erasures, strict=True)
+        ),
+        *(
+            (a.accepted, b.accepted)
+            for a, b in zip(state.history, loaded.history, strict=True)
         ),
     ]
     if state.pending is not None:
@@ -1059,7 +1781,7 @@ def test_delivery_storage_round_trip_rounds_up(state: DeliveryState) -> None:
 # --- the whole policy over outcome sequences -------------------------------------
 
 
-_ACCEPTED = st.builds(Accepted, st.none() | st.just("sub"))
+_ACCEPTED = st.builds(Accepted, st.none() | st.just("sub"), st.sampled_from([200, 201]))
 _FAILED = st.builds(
     Failed,
     st.sampled_from(["timeout", "http_503", "connection_error"]),
@@ -1096,8 +1818,9 @@ class _Model:
     accepted: list[Period] = field(default_factory=list)
     frozen: dict[str, _Frozen] = field(default_factory=dict)
     restarts: set[date] = field(default_factory=set)
-    sent_ids: set[str] = field(default_factory=set)
-    erased_ids: set[str] = field(default_factory=set)
+    sent: set[Recipient] = field(default_factory=set)
+    erased: set[Recipient] = field(default_factory=set)
+    bodies: dict[str, str] = field(default_factory=dict)
     halted: Halt = Halt.NONE
     reported_until: date | None = None
     not_before: datetime | None = None
@@ -1115,6 +1838,7 @@ class DeliveryMachine(RuleBasedStateMachine):
         self.consent = DECLINED
         self.generation = 0
         self.version = "1.0.0"
+        self.endpoint = A
         self.rng = random.Random(0)
         self.model = _Model()
 
@@ -1130,8 +1854,12 @@ class DeliveryMachine(RuleBasedStateMachine):
         """What every set-up does with the stored state."""
         self.state.follow_consent(self.consent, self.now)
         pending = self.state.pending
+        stop = self.state.halt
         if self.state.resume(generation=self.generation, version=self.version):
             self.model.halted = Halt.NONE
+            if stop is Halt.AUTH_FAILED:
+                # New credentials: the refusal is no longer the last word.
+                assert self.state.last_error is None
         assert self.state.pending is pending
         self.state.follow_clock(self.now.date(), self.now)
 
@@ -1140,12 +1868,15 @@ class DeliveryMachine(RuleBasedStateMachine):
         state, now, model = self.state, self.now, self.model
         today = now.date()
         assert not state.follow_clock(today, now)
+        state.forget_old_reports(today)
+        oldest = today - timedelta(days=RETENTION_DAYS - 1)
+        assert all(sent.end > oldest for sent in state.history)
         for erasure in state.due_erasures(now):
             if erase_ok:
-                state.erased(erasure.installation_id)
-                model.erased_ids.add(erasure.installation_id)
+                state.erased(erasure.recipient)
+                model.erased.add(erasure.recipient)
             else:
-                state.erasure_failed(erasure.installation_id, "http_500", now, self.rng)
+                state.erasure_failed(erasure.recipient, "http_500", now, self.rng)
                 assert HOUR <= erasure.next_attempt - now <= BACKOFF_CAP
         if not state.can_send(self.consent):
             return
@@ -1156,7 +1887,8 @@ class DeliveryMachine(RuleBasedStateMachine):
         if state.pending is None and (
             period := state.next_period(self.consent, today, force=force)
         ):
-            pending = state.freeze(period, BODY, now)
+            pending = _freeze(state, period, now)
+            model.bodies[pending.idempotency_key] = pending.body
             first_day = self.consent.first_day
             assert first_day is not None
             model.frozen[pending.idempotency_key] = _Frozen(period, force, first_day)
@@ -1179,21 +1911,29 @@ class DeliveryMachine(RuleBasedStateMachine):
         assert model.not_before is None or now >= model.not_before
         assert force or model.backoff_until is None or now >= model.backoff_until
         model.attempts.append(now)
-        pending = state.begin_attempt(now)
-        assert state.installation_id in state.service_ids
-        model.sent_ids.add(state.installation_id or "")
+        before = state.last_request
+        pending = state.begin_attempt(now, self.endpoint)
+        assert state.installation_id is not None
+        recipient = Recipient(state.installation_id, self.endpoint)
+        assert recipient in state.recipients
+        model.sent.add(recipient)
         frozen = model.frozen[pending.idempotency_key]
-        assert pending.body == BODY
+        # Sent byte for byte as frozen, however often it is tried.
+        assert pending.body == model.bodies[pending.idempotency_key]
         state.apply(
             outcome, now, self.rng, generation=self.generation, version=self.version
         )
         model.backoff_until = None
         if isinstance(outcome, Accepted):
-            self.accepted(frozen)
+            self.accepted(frozen, pending.body, outcome.status)
         elif isinstance(outcome, Refused):
             model.halted = outcome.halt
             assert (state.pending is pending) is (outcome.halt is Halt.AUTH_FAILED)
             assert state.halt == outcome.halt
+            if outcome.halt is Halt.AUTH_FAILED:
+                # A refused key used none of the hourly budget.
+                assert state.last_request == before
+                model.attempts.pop()
         else:
             assert state.pending is pending
             wait = pending.next_attempt - now
@@ -1205,14 +1945,18 @@ class DeliveryMachine(RuleBasedStateMachine):
                 assert HOUR <= wait <= BACKOFF_CAP
             model.backoff_until = pending.next_attempt
 
-    def accepted(self, frozen: _Frozen) -> None:
-        """A 2xx: the period is done and fits the plan."""
+    def accepted(self, frozen: _Frozen, body: str, status: int) -> None:
+        """A 2xx: the period is done, fits the plan, and is kept as sent."""
         state, model = self.state, self.model
         period = frozen.period
         assert state.pending is None
         assert state.reported_until == period.end
         assert state.last_success == self.now
-        assert state.history[-1].end == period.end
+        newest = state.history[-1]
+        assert (newest.start, newest.end) == (period.start, period.end)
+        assert (newest.body, newest.status, newest.accepted) == (body, status, self.now)
+        assert newest.installation_id == state.installation_id
+        assert newest.sha256 == hashlib.sha256(body.encode()).hexdigest()
         if model.accepted:
             previous = model.accepted[-1]
             assert period.start >= previous.end
@@ -1268,8 +2012,9 @@ class DeliveryMachine(RuleBasedStateMachine):
         self.setup()
         assert self.state.installation_id is None
         assert self.state.pending is None
-        queued = {e.installation_id for e in self.state.erasures}
-        assert set(self.state.service_ids) <= queued
+        assert self.state.history == []
+        queued = {e.recipient for e in self.state.erasures}
+        assert set(self.state.recipients) <= queued
 
     def new_disclosure(self) -> None:
         """An update raises the disclosure version: sharing pauses."""
@@ -1291,27 +2036,37 @@ class DeliveryMachine(RuleBasedStateMachine):
             self.version += ".1"
         self.setup()
 
+    @rule()
+    def change_endpoint(self) -> None:
+        """The user points the integration at the other service (the entry reloads)."""
+        self.endpoint = B if self.endpoint == A else A
+        self.setup()
+
     @rule(erase_ok=st.booleans())
     def delete_all(self, erase_ok: bool) -> None:
-        """delete_all: erase every id, rotate, report from today on."""
+        """delete_all: erase every id at its service, rotate, report from today on."""
         state = self.state
         old = state.installation_id
-        ids = state.erase_all(self.now)
-        assert set(state.service_ids) <= set(ids)
+        recipients = state.erase_all(self.now)
+        assert set(state.recipients) <= set(recipients)
         state.restart_after_delete(self.consent, self.now.date())
+        assert state.history == []
         if self.consent.opted_in:
             assert state.installation_id not in (None, old)
             self.model.restarts.add(self.now.date())
         for erasure in state.due_erasures(self.now):
             if erase_ok:
-                state.erased(erasure.installation_id)
-                self.model.erased_ids.add(erasure.installation_id)
+                state.erased(erasure.recipient)
+                self.model.erased.add(erasure.recipient)
 
     @rule()
     def restart(self) -> None:
-        """Home Assistant restarts: the state goes through storage."""
+        """Home Assistant restarts: the state goes through storage, nothing is dropped."""
         stored = json.loads(json.dumps(self.state.as_storage()))
-        self.state = DeliveryState.from_storage(stored)
+        reading = Reading(self.now)
+        self.state = DeliveryState.from_storage(stored, reading, endpoint=self.endpoint)
+        assert reading.damage.summary() == []
+        assert self.state.as_storage() == stored
         self.setup()
 
     # --- invariants -------------------------------------------------------------
@@ -1324,13 +2079,18 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     @invariant()
     def ids_leave_only_when_erased(self) -> None:
-        """Every id sent stays until erased; every id no longer in use is queued."""
+        """Every id stays with each service it went to until that one erased it."""
         state, model = self.state, self.model
-        assert model.sent_ids - model.erased_ids <= set(state.service_ids)
-        queued = {e.installation_id for e in state.erasures}
-        assert queued <= set(state.service_ids)
-        assert set(state.service_ids) - {state.installation_id} <= queued
-        assert len(state.service_ids) == len(set(state.service_ids))
+        recipients = set(state.recipients)
+        assert model.sent - model.erased <= recipients
+        queued = [e.recipient for e in state.erasures]
+        assert len(queued) == len(set(queued))
+        assert set(queued) <= recipients
+        assert {
+            r for r in recipients if r.installation_id != state.installation_id
+        } <= set(queued)
+        assert len(state.recipients) == len(recipients)
+        assert sum(state.pending_erasures().values()) == len(queued)
 
     @invariant()
     def halt_follows_the_model(self) -> None:
@@ -1346,7 +2106,11 @@ class DeliveryMachine(RuleBasedStateMachine):
         for before, after in itertools.pairwise(accepted):
             assert before.end <= after.start
         assert all(p.end <= self.now.date() for p in accepted)
-        assert len(self.state.history) <= HISTORY_LENGTH
+        history = self.state.history
+        assert len(history) <= REPORTS_KEPT
+        assert sum(sent.size for sent in history) <= REPORT_BYTES_KEPT
+        for before, after in itertools.pairwise(history):
+            assert before.end <= after.start
 
     @invariant()
     def plan_never_goes_back(self) -> None:

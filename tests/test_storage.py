@@ -1,4 +1,9 @@
-"""Tests for the storage file through Home Assistant: migration, recovery, writes, retention."""
+"""Tests for the storage file through Home Assistant: migration, recovery, writes, retention.
+
+The file is input (issue 15): each damaged unit is dropped alone and named in
+the repair, a stored report is re-verified, and nothing read back runs ahead
+of the trusted clock.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.printernizer_stats.const import (
+    CONF_ENDPOINT,
     DATA_REPORTED_UNTIL,
     DATA_SERVICE_IDS,
     DOMAIN,
@@ -30,29 +36,56 @@ from custom_components.printernizer_stats.const import (
     ISSUE_STORAGE,
     SAVE_DELAY,
 )
-from custom_components.printernizer_stats.counters import UsageCounters
-from custom_components.printernizer_stats.delivery import RETENTION_DAYS, Halt, Sent
+from custom_components.printernizer_stats.counters import Tally, UsageCounters
+from custom_components.printernizer_stats.delivery import (
+    RETENTION_DAYS,
+    Halt,
+    Recipient,
+    Sent,
+)
+from custom_components.printernizer_stats.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
+from custom_components.printernizer_stats.report import (
+    InstallationFacts,
+    Period,
+    build_report,
+    serialize_report,
+)
 from custom_components.printernizer_stats.storage import (
     STORAGE_KEY,
+    STORAGE_MINOR_VERSION,
     STORAGE_VERSION,
+    PrinternizerStatsStorage,
     StoredData,
     migrate,
     parse,
 )
+from custom_components.printernizer_stats.stored import Damage, Reading
 from simulator.printernizer import PrinternizerSimulator
+from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import advance, full_disk, make_entry, restart, setup_entry
+from .conftest import advance, full_disk, make_entry, next_minute, restart, setup_entry
 
 MANIFEST = "custom_components/printernizer_stats/manifest.json"
 NOW = "2026-11-20 12:00:00+00:00"
+WALL = datetime(2026, 11, 20, 12, tzinfo=UTC)
 TODAY = "2026-11-20"
-pytestmark = pytest.mark.freeze_time(NOW)
+# Polls fail fast, so stored facts and marks stay as loaded; `entry` is a
+# user who shares (conftest), so the installation id is kept.
+pytestmark = [
+    pytest.mark.freeze_time(NOW),
+    pytest.mark.usefixtures("printernizer_down"),
+]
 
 PREFIX = "sensor.printernizer_usage_statistics"
 JOBS_COMPLETED = f"{PREFIX}_jobs_completed"
 SHARING = f"{PREFIX}_sharing_status"
 LAST_SUBMISSION = f"{PREFIX}_last_submission"
 SECTIONS = ("counters", "tracker", "facts", "delivery", "clock")
+WHOLE_FILE = "the whole file"
+# Where ids stored without their service went (parse-level tests).
+ENDPOINT = "https://stats.example/submit"
 
 # RETENTION_DAYS days are kept: today and the RETENTION_DAYS - 1 before it.
 OLDEST_KEPT = (date(2026, 11, 20) - timedelta(days=RETENTION_DAYS - 1)).isoformat()
@@ -61,6 +94,7 @@ TOO_OLD = (date(2026, 11, 20) - timedelta(days=RETENTION_DAYS)).isoformat()
 NEXT_OLDEST_KEPT = (date(2026, 11, 21) - timedelta(days=RETENTION_DAYS - 1)).isoformat()
 
 INSTALLATION_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+OTHER_ID = "4d6f7a3e-2b1c-4e5f-9a8b-7c6d5e4f3a2b"
 PENDING_KEY = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 # What version 2 kept that must not survive the upgrade.
 SALT = "Zm9yLXRoZS1zYWx0ZWQtaGFzaGVz"
@@ -76,11 +110,29 @@ VERSION = json.loads(
     (Path(__file__).parents[1] / MANIFEST).read_text(encoding="utf-8")
 )["version"]
 SECRETS = (SALT, JOB_HASH, FILE_HASH, PRINTER_HASH, API_KEY_HASH, PENDING_KEY)
+TRACKER_KEYS = {"job_mark", "file_mark", "connected", "started", "up_until"}
 
 
-def _document(data: object, version: int = STORAGE_VERSION) -> dict[str, Any]:
+def _document(
+    data: object, version: int = STORAGE_VERSION, minor_version: int = 1
+) -> dict[str, Any]:
     """A storage document as Home Assistant's Store writes it."""
-    return {"version": version, "minor_version": 1, "key": STORAGE_KEY, "data": data}
+    return {
+        "version": version,
+        "minor_version": minor_version,
+        "key": STORAGE_KEY,
+        "data": data,
+    }
+
+
+def _current(data: object) -> dict[str, Any]:
+    """A document in today's layout (3.2)."""
+    return _document(data, minor_version=STORAGE_MINOR_VERSION)
+
+
+def _parse(raw: object, endpoint: str | None = ENDPOINT) -> tuple[StoredData, Damage]:
+    """Read a document's data as set-up does, at NOW."""
+    return parse(raw, WALL, None, endpoint=endpoint)
 
 
 def _v2_data(**parts: Any) -> dict[str, Any]:
@@ -159,16 +211,53 @@ V1_DATA: dict[str, Any] = {
         },
         "2026-11-19": {"job_completed": {"count": 4}},
     },
-    "rejected": {"unknown_key": 2, "not_a_reason": 5},
+    "rejected": {"unknown_key": 2},
     "installation": {"id": INSTALLATION_ID, "first_seen": "2026-11-03"},
 }
 
 
 def _counters(columns: dict[str, Any], **totals: int) -> dict[str, Any]:
     """A counters section as UsageCounters writes it today (whatever its row form)."""
-    counters = UsageCounters.from_storage({**columns, "totals": totals})
+    reading = Reading(WALL)
+    counters = UsageCounters.from_storage({**columns, "totals": totals}, reading)
+    assert not reading.damage
     section: dict[str, Any] = counters.as_storage()
     return section
+
+
+def _report(
+    start: str, end: str, installation_id: str = INSTALLATION_ID, **changes: Any
+) -> str:
+    """A report as the builder writes it (a job a day), with some values changed.
+
+    A change names its place with "__" between keys: installation__platform.
+    """
+    period = Period(date.fromisoformat(start), date.fromisoformat(end))
+    report = build_report(
+        tally=Tally({"job_completed": period.duration_days}),
+        period=period,
+        installation=InstallationFacts(
+            installation_id=installation_id,
+            first_seen=date(2026, 11, 3),
+            app_version="2.41.0",
+            platform="linux",
+            deployment_mode="docker",
+            country_code="DE",
+        ),
+        fleet={"bambu_lab": 1},
+        today=period.end,
+    )
+    for dotted, value in changes.items():
+        target = report
+        *parents, last = dotted.split("__")
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    return serialize_report(report).decode()
+
+
+PENDING_REPORT = _report("2026-11-10", "2026-11-17")
+KEPT_REPORT = _report("2026-11-03", "2026-11-10")
 
 
 def _v3_data() -> dict[str, Any]:
@@ -182,7 +271,8 @@ def _v3_data() -> dict[str, Any]:
             "job_mark": "2026-11-20T10:00:00",
             "file_mark": None,
             "connected": {"bambu_lab": 1},
-            "uptime_hours": 5,
+            "started": "2026-11-20T09:00:00+00:00",
+            "up_until": "2026-11-20T11:59:00+00:00",
         },
         "facts": {
             "app_version": "2.41.0",
@@ -199,30 +289,22 @@ def _v3_data() -> dict[str, Any]:
                     "start": "2026-11-03",
                     "end": "2026-11-10",
                     "submitted": "2026-11-10",
-                    "submission_id": None,
+                    "submission_id": "1",
+                    "body": KEPT_REPORT,
+                    "accepted": "2026-11-10T06:01:00+00:00",
+                    "status": 200,
+                    "installation_id": INSTALLATION_ID,
                 }
             ],
-            "service_ids": [INSTALLATION_ID],
+            "recipients": [{"installation_id": INSTALLATION_ID, "endpoint": ENDPOINT}],
         },
         # A few minutes ahead: kept, it stays the high-water mark.
-        "clock": {"high_water": "2026-11-20T12:04:00+00:00"},
+        "clock": {"high_water": "2026-11-20T12:04:00+00:00", "held_since": None},
     }
 
 
-@pytest.fixture(autouse=True)
-def printernizer_down(printernizer: PrinternizerSimulator) -> None:
-    """Polls fail fast, so stored facts and marks stay as loaded."""
-    printernizer.available = False
-
-
-@pytest.fixture
-def entry(printernizer_url: str, opted_in_options: dict[str, Any]) -> MockConfigEntry:
-    """An entry of a user who shares (so the installation id is kept)."""
-    return make_entry(printernizer_url, opted_in_options)
-
-
 def _stored(hass_storage: dict[str, Any]) -> dict[str, Any]:
-    """The data of the storage file as last written (always version 3)."""
+    """The data of the storage file as last written (always version 3.2)."""
     document = hass_storage[STORAGE_KEY]
     assert document["version"] == STORAGE_VERSION
     data: dict[str, Any] = document["data"]
@@ -238,6 +320,16 @@ def _data(entry: MockConfigEntry) -> StoredData:
 def _storage_issue(hass: HomeAssistant) -> ir.IssueEntry | None:
     """The storage_recovered repair, if raised."""
     return ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_STORAGE)
+
+
+def _parts(hass: HomeAssistant) -> str | None:
+    """What the storage repair says was dropped, if it was raised."""
+    issue = _storage_issue(hass)
+    if issue is None:
+        return None
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders is not None
+    return issue.translation_placeholders["parts"]
 
 
 async def _fire(hass: HomeAssistant, event_type: str, count: int = 1) -> None:
@@ -258,6 +350,22 @@ async def _unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
+async def _call(hass: HomeAssistant, service: str) -> Any:
+    """Call one of our actions (as Home Assistant itself: an admin) for its answer."""
+    return await hass.services.async_call(
+        DOMAIN, service, {}, blocking=True, return_response=True
+    )
+
+
+async def _outputs(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
+    """What the user can see: export, preview and diagnostics (each must answer)."""
+    return {
+        "export": await _call(hass, "export"),
+        "preview": await _call(hass, "preview"),
+        "diagnostics": await async_get_config_entry_diagnostics(hass, entry),
+    }
+
+
 # --- migration ------------------------------------------------------------------
 
 
@@ -265,6 +373,7 @@ async def test_migration_from_v2(
     hass: HomeAssistant, entry: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
     """Version 2 becomes version 3: counters re-checked, hashes gone, submission → delivery."""
+    endpoint = entry.options[CONF_ENDPOINT]
     hass_storage[STORAGE_KEY] = _document(_v2_data(), version=2)
     await setup_entry(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
@@ -291,12 +400,7 @@ async def test_migration_from_v2(
     }
     assert hass.states.get(JOBS_COMPLETED).state == "7"
     # No mark survives: the next poll is a baseline.
-    assert data.tracker.as_storage() == {
-        "job_mark": None,
-        "file_mark": None,
-        "connected": None,
-        "uptime_hours": None,
-    }
+    assert data.tracker.as_storage() == dict.fromkeys(TRACKER_KEYS)
     # The snapshot became the facts (Printernizer is down: nothing newer).
     assert data.facts.app_version == "2.41.0"
     assert data.facts.fleet == {"bambu_lab": 1, "prusa_core": 2}
@@ -313,29 +417,32 @@ async def test_migration_from_v2(
     assert delivery.history == [
         Sent(date(2026, 11, 3), date(2026, 11, 10), date(2026, 11, 10), "sub-1")
     ]
-    assert delivery.service_ids == [INSTALLATION_ID]
+    # Version 2 kept no service: the id went to the endpoint in use.
+    assert delivery.recipients == [Recipient(INSTALLATION_ID, endpoint)]
     assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_REJECTED) is not None
     assert hass.states.get(SHARING).state == "failing"
     assert hass.states.get(LAST_SUBMISSION).state == "2026-11-10T09:12:30+00:00"
     # The entry keeps what must survive losing the file.
     assert entry.data[DATA_REPORTED_UNTIL] == "2026-11-10"
-    assert entry.data[DATA_SERVICE_IDS] == [INSTALLATION_ID]
+    assert entry.data[DATA_SERVICE_IDS] == [
+        {"installation_id": INSTALLATION_ID, "endpoint": endpoint}
+    ]
 
-    # The file was written back as version 3, with nothing reversible in it.
+    # The file was written back as version 3.2, with nothing reversible in it.
+    assert hass_storage[STORAGE_KEY]["minor_version"] == STORAGE_MINOR_VERSION
     stored = _stored(hass_storage)
     assert set(stored) == set(SECTIONS)
-    assert set(stored["tracker"]) == {
-        "job_mark",
-        "file_mark",
-        "connected",
-        "uptime_hours",
-    }
+    assert set(stored["tracker"]) == TRACKER_KEYS
     assert stored["delivery"]["pending"] is None
+    assert stored["delivery"]["recipients"] == [
+        {"installation_id": INSTALLATION_ID, "endpoint": endpoint}
+    ]
     text = json.dumps(hass_storage[STORAGE_KEY])
     for secret in SECRETS:
         assert secret not in text
     assert "failed_with" not in text
     assert "salt" not in text
+    assert "service_ids" not in text
 
 
 async def test_migration_first_poll_is_baseline(
@@ -372,12 +479,12 @@ async def test_migration_first_poll_is_baseline(
 def test_migration_auth_failed_state() -> None:
     """A stop after a refused key carries over (set-up then lifts it: its key hash is gone)."""
     submission = {"state": "auth_failed", "failed_with": API_KEY_HASH}
-    data, reset = parse(migrate(2, _v2_data(submission=submission)))
-    assert reset == []
+    data, damage = _parse(migrate(2, _v2_data(submission=submission)))
+    assert damage.summary() == []
     assert data.delivery.halt is Halt.AUTH_FAILED
     assert data.delivery.halt_generation is None
     # Nothing was sent: no id is put on the erasure list.
-    assert data.delivery.service_ids == []
+    assert data.delivery.recipients == []
     assert API_KEY_HASH not in json.dumps(data.as_storage())
 
 
@@ -402,223 +509,444 @@ async def test_migration_from_v1(
         "error_occurred": 2,
         "job_completed": 7,
     }
-    # A reason the allowlist does not know is dropped.
     assert data.counters.rejected == {"unknown_key": 2}
     assert hass.states.get(JOBS_COMPLETED).state == "7"
     assert data.delivery.installation_id == INSTALLATION_ID
     assert data.delivery.first_seen == date(2026, 11, 3)
     # Version 1 never sent anything: nothing to erase.
-    assert data.delivery.service_ids == []
+    assert data.delivery.recipients == []
     assert entry.data[DATA_SERVICE_IDS] == []
     assert hass_storage[STORAGE_KEY]["version"] == STORAGE_VERSION
+
+
+async def test_migration_from_v1_names_an_unknown_rejection_reason(
+    hass: HomeAssistant, entry: MockConfigEntry, hass_storage: dict[str, Any]
+) -> None:
+    """A rejection reason the allowlist does not know is dropped and named; the rest is kept."""
+    old = {**V1_DATA, "rejected": {"unknown_key": 2, "not_a_reason": 5}}
+    hass_storage[STORAGE_KEY] = _document(json.loads(json.dumps(old)), version=1)
+    await setup_entry(hass, entry)
+    assert _parts(hass) == "counters: rejection count"
+    data = _data(entry)
+    assert data.counters.rejected == {"unknown_key": 2}
+    assert data.counters.totals["job_completed"] == 7
+    assert data.delivery.installation_id == INSTALLATION_ID
 
 
 async def test_lost_file_keeps_reported_until_and_service_ids(
     hass: HomeAssistant, entry: MockConfigEntry, hass_storage: dict[str, Any]
 ) -> None:
     """The entry keeps the end of the last report and the ids sent: losing the file loses neither."""
+    endpoint = entry.options[CONF_ENDPOINT]
     hass_storage[STORAGE_KEY] = _document(
         _v2_data(submission={**_v2_data()["submission"], "state": "ok"}), version=2
     )
     await setup_entry(hass, entry)
     assert entry.data[DATA_REPORTED_UNTIL] == "2026-11-10"
-    assert entry.data[DATA_SERVICE_IDS] == [INSTALLATION_ID]
+    assert entry.data[DATA_SERVICE_IDS] == [
+        {"installation_id": INSTALLATION_ID, "endpoint": endpoint}
+    ]
 
     await _unload(hass, entry)
     hass_storage.pop(STORAGE_KEY)
     await setup_entry(hass, entry)
     delivery = _data(entry).delivery
     assert delivery.reported_until == date(2026, 11, 10)
-    assert INSTALLATION_ID in delivery.service_ids
-    # Sharing goes on under a new id; the old one stays on the erasure list.
+    assert Recipient(INSTALLATION_ID, endpoint) in delivery.recipients
+    # Sharing goes on under a new id; the old one is still known at its service.
     assert delivery.installation_id not in (None, INSTALLATION_ID)
-    assert _stored(hass_storage)["delivery"]["service_ids"] == [INSTALLATION_ID]
+    assert _stored(hass_storage)["delivery"]["recipients"] == [
+        {"installation_id": INSTALLATION_ID, "endpoint": endpoint}
+    ]
 
 
+@pytest.mark.parametrize(
+    ("kept_ids", "recipients"),
+    [
+        ([INSTALLATION_ID], lambda endpoint: [Recipient(INSTALLATION_ID, endpoint)]),
+        (
+            [
+                {"installation_id": INSTALLATION_ID, "endpoint": ENDPOINT},
+                {"installation_id": OTHER_ID, "endpoint": "https://b.example/submit"},
+                {"installation_id": "not-an-id", "endpoint": ENDPOINT},
+                {"installation_id": OTHER_ID, "endpoint": "http://b.example/submit"},
+                5,
+            ],
+            lambda endpoint: [
+                Recipient(INSTALLATION_ID, ENDPOINT),
+                Recipient(OTHER_ID, "https://b.example/submit"),
+            ],
+        ),
+    ],
+    ids=["bare_ids", "with_services"],
+)
 async def test_damaged_delivery_keeps_entry_facts(
     hass: HomeAssistant,
     printernizer_url: str,
     opted_in_options: dict[str, Any],
     hass_storage: dict[str, Any],
+    kept_ids: list[Any],
+    recipients: Any,
 ) -> None:
-    """A reset delivery section takes reported_until and the ids back from the entry."""
+    """A lost delivery section takes reported_until and the ids (with services) from the entry."""
     entry = make_entry(
         printernizer_url,
         opted_in_options,
         reported_until="2026-11-17",
-        service_ids=[INSTALLATION_ID],
+        service_ids=kept_ids,
     )
-    hass_storage[STORAGE_KEY] = _document({**_v3_data(), "delivery": {"halt": 5}})
+    hass_storage[STORAGE_KEY] = _current(
+        {**_v3_data(), "delivery": ["not", "an", "object"]}
+    )
     await setup_entry(hass, entry)
-    issue = _storage_issue(hass)
-    assert issue is not None
-    assert issue.translation_placeholders["sections"] == "delivery"
+    assert _parts(hass) == "delivery: whole section"
     delivery = _data(entry).delivery
     assert delivery.reported_until == date(2026, 11, 17)
-    assert delivery.service_ids == [INSTALLATION_ID]
+    assert delivery.recipients == recipients(opted_in_options[CONF_ENDPOINT])
     assert hass.states.get(JOBS_COMPLETED).state == "7"
 
 
-# --- malformed sections ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "reported_until",
+    [
+        "\uff19\uff19\uff19\uff19-01-01",
+        "9999-01-01",
+        "garbage",
+        5,
+        ["2026-11-17"],
+        None,
+    ],
+)
+async def test_entry_reported_until_is_input_too(
+    hass: HomeAssistant,
+    printernizer_url: str,
+    opted_in_options: dict[str, Any],
+    hass_storage: dict[str, Any],
+    reported_until: object,
+) -> None:
+    """A damaged reported_until in the entry does not break set-up; the file's is kept."""
+    entry = make_entry(
+        printernizer_url, opted_in_options, reported_until=reported_until
+    )
+    hass_storage[STORAGE_KEY] = _current(_v3_data())
+    await setup_entry(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    assert _data(entry).delivery.reported_until == date(2026, 11, 10)
+    assert entry.data[DATA_REPORTED_UNTIL] == "2026-11-10"
+    assert hass.states.get(JOBS_COMPLETED).state == "7"
 
 
-V2_MALFORMED = {
-    "submission_history_int": (2, _v2_data(submission={"history": 5}), ["delivery"]),
+async def test_entry_reported_until_ahead_of_now_is_ignored(
+    hass: HomeAssistant,
+    printernizer_url: str,
+    opted_in_options: dict[str, Any],
+    hass_storage: dict[str, Any],
+) -> None:
+    """A real day after tomorrow in the entry does not move the plan into the future."""
+    entry = make_entry(printernizer_url, opted_in_options, reported_until="2031-01-01")
+    hass_storage[STORAGE_KEY] = _current(_v3_data())
+    await setup_entry(hass, entry)
+    assert _data(entry).delivery.reported_until == date(2026, 11, 10)
+
+
+# --- damaged parts ----------------------------------------------------------------
+
+
+# version, old data, the repair's parts (None: no repair), what was lost.
+V2_MALFORMED: dict[str, tuple[int, dict[str, Any], str | None, set[str]]] = {
+    # Version 2's submission block is read whole (migrate): its section goes.
+    "submission_history_int": (
+        2,
+        _v2_data(submission={"history": 5}),
+        "delivery: whole section",
+        {"delivery"},
+    ),
     "submission_history_item": (
         2,
         _v2_data(submission={"history": [5]}),
-        ["delivery"],
+        "delivery: whole section",
+        {"delivery"},
     ),
-    "submission_state_list": (2, _v2_data(submission={"state": []}), ["delivery"]),
+    "submission_state_list": (
+        2,
+        _v2_data(submission={"state": []}),
+        "delivery: whole section",
+        {"delivery"},
+    ),
     "submission_state_unknown": (
         2,
         _v2_data(submission={"state": "exploded"}),
-        ["delivery"],
+        "delivery: whole section",
+        {"delivery"},
     ),
-    "submission_pending_str": (2, _v2_data(submission={"pending": "x"}), ["delivery"]),
-    "submission_str": (2, _v2_data(submission="x"), ["delivery"]),
-    "submission_bad_day": (
+    "submission_pending_str": (
         2,
-        _v2_data(submission={"last_period_end": "last week"}),
-        ["delivery"],
+        _v2_data(submission={"pending": "x"}),
+        "delivery: whole section",
+        {"delivery"},
     ),
-    "installation_list": (2, _v2_data(installation=[]), ["delivery"]),
-    "installation_id_int": (2, _v2_data(installation={"id": 5}), ["delivery"]),
-    "snapshot_int": (2, _v2_data(snapshot=7), ["facts"]),
-    "snapshot_fleet_list": (2, _v2_data(snapshot={"fleet": []}), ["facts"]),
-    "columns_str": (2, _v2_data(columns="x"), ["counters"]),
-    "negative_count": (2, _v2_data(days={"2026-11-18": [-1]}), ["counters"]),
+    "submission_str": (
+        2,
+        _v2_data(submission="x"),
+        "delivery: whole section",
+        {"delivery"},
+    ),
+    "installation_list": (
+        2,
+        _v2_data(installation=[]),
+        "delivery: whole section",
+        {"delivery"},
+    ),
+    "snapshot_int": (2, _v2_data(snapshot=7), "facts: whole section", {"facts"}),
+    "snapshot_fleet_list": (
+        2,
+        _v2_data(snapshot={"fleet": []}),
+        "facts: fleet",
+        {"facts"},
+    ),
     "two_parts": (
         2,
         _v2_data(snapshot=7, submission={"history": 5}),
-        ["facts", "delivery"],
+        "facts: whole section; delivery: whole section",
+        {"facts", "delivery"},
     ),
-    "tracker_garbage": (2, _v2_data(tracker="garbage"), []),
-    "v1_day_str": (1, {**V1_DATA, "days": {"2026-11-18": "garbage"}}, ["counters"]),
+    # What reaches the version 3 parser loses only the damaged unit.
+    "submission_bad_day": (
+        2,
+        _v2_data(submission={"last_period_end": "last week"}),
+        "delivery: reported until",
+        set(),
+    ),
+    "installation_id_int": (
+        2,
+        _v2_data(installation={"id": 5}),
+        "delivery: installation id; delivery: installation id at a service",
+        {"delivery"},
+    ),
+    "columns_str": (
+        2,
+        _v2_data(columns="x"),
+        "counters: counter names; counters: counter value (7)",
+        {"days"},
+    ),
+    "negative_count": (
+        2,
+        _v2_data(days={"2026-11-18": [-1]}),
+        "counters: counter value",
+        {"days"},
+    ),
+    "tracker_garbage": (2, _v2_data(tracker="garbage"), None, set()),
+    # Version 1's days are read whole (migrate).
+    "v1_day_str": (
+        1,
+        {**V1_DATA, "days": {"2026-11-18": "garbage"}},
+        "counters: whole section",
+        {"counters", "days", "facts"},
+    ),
     "v1_count_str": (
         1,
         {**V1_DATA, "days": {"2026-11-18": {"job_completed": {"count": "3"}}}},
-        ["counters"],
+        "counters: whole section",
+        {"counters", "days", "facts"},
     ),
-    "v1_installation_str": (1, {**V1_DATA, "installation": "me"}, ["delivery"]),
+    "v1_installation_str": (
+        1,
+        {**V1_DATA, "installation": "me"},
+        "delivery: whole section",
+        {"delivery", "facts"},
+    ),
 }
 
 
 @pytest.mark.parametrize(
-    ("version", "data", "reset"), V2_MALFORMED.values(), ids=V2_MALFORMED.keys()
+    ("version", "data", "parts", "lost"), V2_MALFORMED.values(), ids=V2_MALFORMED.keys()
 )
-async def test_malformed_old_part_resets_only_its_section(
+async def test_malformed_old_part_is_dropped_alone(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
     hass_storage: dict[str, Any],
     version: int,
     data: dict[str, Any],
-    reset: list[str],
+    parts: str | None,
+    lost: set[str],
 ) -> None:
-    """A malformed part of an older file resets only its section, with a repair; counting goes on."""
+    """A malformed part of an older file is dropped with a repair; the rest is kept; counting goes on."""
     hass_storage[STORAGE_KEY] = _document(json.loads(json.dumps(data)), version=version)
     await setup_entry(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
-    issue = _storage_issue(hass)
-    if reset:
+    assert _parts(hass) == parts
+    if parts is not None:
+        issue = _storage_issue(hass)
         assert issue is not None
-        assert issue.severity is ir.IssueSeverity.WARNING
         assert issue.translation_placeholders == {
-            "sections": ", ".join(reset),
+            "parts": parts,
             "path": entry.runtime_data.storage.path,
         }
-    else:
-        assert issue is None
 
     loaded = _data(entry)
-    kept_total = 0 if "counters" in reset else 7
+    kept_total = 0 if "counters" in lost else 7
     assert hass.states.get(JOBS_COMPLETED).state == str(kept_total)
+    counted_days = [
+        day for day, counts in loaded.counters.as_nested().items() if counts
+    ]
+    assert bool(counted_days) is ("days" not in lost)
     assert (loaded.delivery.installation_id == INSTALLATION_ID) is (
-        "delivery" not in reset
+        "delivery" not in lost
     )
     assert loaded.delivery.installation_id is not None  # sharing goes on
-    if version == 2:
-        assert (loaded.facts.app_version == "2.41.0") is ("facts" not in reset)
+    assert (loaded.facts.app_version == "2.41.0") is ("facts" not in lost)
 
     await _fire(hass, "job_completed")
+    await next_minute(hass, freezer)
     assert hass.states.get(JOBS_COMPLETED).state == str(kept_total + 1)
     await _unload(hass, entry)
     stored = _stored(hass_storage)
     assert stored["counters"]["totals"]["job_completed"] == kept_total + 1
-    assert parse(stored)[1] == []
+    assert _parse(stored)[1].summary() == []
+
+
+def _patch(section: str, **values: Any) -> dict[str, Any]:
+    """The good version 3 data with some values of one section replaced."""
+    data = _v3_data()
+    return {**data, section: {**data[section], **values}}
+
+
+# The good file with one damaged part, the repair's parts, and what was lost.
+V3_MALFORMED: dict[str, tuple[dict[str, Any], str, set[str]]] = {
+    "delivery_history_int": (
+        _patch("delivery", history=5),
+        "delivery: sent report",
+        {"history"},
+    ),
+    "delivery_halt_list": (
+        _patch("delivery", halt=[]),
+        "delivery: stop reason",
+        set(),
+    ),
+    "delivery_id_upper": (
+        _patch("delivery", installation_id=INSTALLATION_ID.upper()),
+        "delivery: installation id",
+        {"delivery"},
+    ),
+    "delivery_list": (
+        {**_v3_data(), "delivery": ["not", "an", "object"]},
+        "delivery: whole section",
+        {"delivery", "history"},
+    ),
+    "counters_days_int": (
+        _patch("counters", days=3),
+        "counters: day rows",
+        {"days"},
+    ),
+    "counters_row_too_long": (
+        _patch("counters", days={"2026-11-19": "7,2"}),
+        "counters: counter value",
+        set(),
+    ),
+    "counters_total_text": (
+        _patch("counters", totals={"job_completed": "7"}),
+        "counters: total",
+        {"counters"},
+    ),
+    "counters_list": (
+        {**_v3_data(), "counters": []},
+        "counters: whole section",
+        {"counters", "days"},
+    ),
+    "tracker_mark_int": (
+        _patch("tracker", job_mark=5),
+        "tracker: job mark",
+        {"tracker"},
+    ),
+    "tracker_text": (
+        {**_v3_data(), "tracker": "marks"},
+        "tracker: whole section",
+        {"tracker"},
+    ),
+    "facts_fleet_list": (
+        _patch("facts", fleet=[]),
+        "facts: fleet",
+        set(),
+    ),
+    "facts_birth_date": (
+        _patch("facts", app_version="19.07.1985"),
+        "facts: release",
+        {"facts"},
+    ),
+    "facts_list": (
+        {**_v3_data(), "facts": ["2.41.0"]},
+        "facts: whole section",
+        {"facts"},
+    ),
+    "clock_int": (
+        _patch("clock", high_water=5),
+        "clock: whole section",
+        {"clock"},
+    ),
+    "clock_list": (
+        {**_v3_data(), "clock": []},
+        "clock: whole section",
+        {"clock"},
+    ),
+}
 
 
 @pytest.mark.parametrize(
-    ("section", "value"),
-    [
-        ("delivery", {"history": 5}),
-        ("delivery", {"halt": []}),
-        ("delivery", ["not", "an", "object"]),
-        ("counters", {"days": 3}),
-        ("counters", {"columns": ["job_completed"], "days": {"2026-11-19": [1, 2]}}),
-        ("tracker", {"job_mark": 5}),
-        ("facts", {"fleet": []}),
-        ("clock", {"high_water": 5}),
-        ("clock", []),
-    ],
-    ids=[
-        "delivery_history_int",
-        "delivery_halt_list",
-        "delivery_list",
-        "counters_days_int",
-        "counters_row_too_long",
-        "tracker_mark_int",
-        "facts_fleet_list",
-        "clock_int",
-        "clock_list",
-    ],
+    ("data", "parts", "lost"), V3_MALFORMED.values(), ids=V3_MALFORMED.keys()
 )
-async def test_malformed_section_reset_alone(
+async def test_malformed_unit_dropped_alone(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     entry: MockConfigEntry,
     hass_storage: dict[str, Any],
-    section: str,
-    value: object,
+    data: dict[str, Any],
+    parts: str,
+    lost: set[str],
 ) -> None:
-    """A malformed version 3 section starts fresh; every other section is kept."""
-    hass_storage[STORAGE_KEY] = _document({**_v3_data(), section: value})
+    """A damaged unit of a version 3 file is dropped and named; every other unit is kept."""
+    hass_storage[STORAGE_KEY] = _current(data)
     await setup_entry(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
-    issue = _storage_issue(hass)
-    assert issue is not None
-    assert issue.translation_placeholders["sections"] == section
+    assert _parts(hass) == parts
 
-    data = _data(entry)
+    loaded = _data(entry)
     kept = {
         "counters": hass.states.get(JOBS_COMPLETED).state == "7",
-        "tracker": data.tracker.job_mark == datetime(2026, 11, 20, 10, 0),
-        "facts": data.facts.app_version == "2.41.0",
-        "delivery": data.delivery.history != [],
-        "clock": data.clock.high_water == datetime(2026, 11, 20, 12, 4, tzinfo=UTC),
+        "days": loaded.counters.days == ("2026-11-19",),
+        "tracker": loaded.tracker.job_mark == datetime(2026, 11, 20, 10, 0),
+        "facts": loaded.facts.app_version == "2.41.0",
+        "delivery": loaded.delivery.installation_id == INSTALLATION_ID,
+        "history": [sent.body for sent in loaded.delivery.history] == [KEPT_REPORT],
+        "clock": loaded.clock.high_water == datetime(2026, 11, 20, 12, 4, tzinfo=UTC),
     }
-    assert kept == {name: name != section for name in SECTIONS}
+    assert {name for name, ok in kept.items() if not ok} == lost
 
     await _fire(hass, "job_completed")
-    total = 1 if section == "counters" else 8
+    await next_minute(hass, freezer)
+    total = 1 if "counters" in lost else 8
     assert hass.states.get(JOBS_COMPLETED).state == str(total)
     await _unload(hass, entry)
-    assert parse(_stored(hass_storage))[1] == []
+    assert _parse(_stored(hass_storage))[1].summary() == []
 
 
 @pytest.mark.parametrize("data", [[], "garbage", 5], ids=["list", "string", "int"])
 async def test_data_not_an_object_resets_every_section(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     mock_config_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
     data: object,
 ) -> None:
     """Version 3 data that is no object at all: every section starts fresh, with a repair."""
-    hass_storage[STORAGE_KEY] = _document(data)
+    hass_storage[STORAGE_KEY] = _current(data)
     await setup_entry(hass, mock_config_entry)
-    issue = _storage_issue(hass)
-    assert issue is not None
-    assert issue.translation_placeholders["sections"] == ", ".join(SECTIONS)
+    assert _parts(hass) == (
+        "counters: whole section; tracker: whole section; facts: whole section; "
+        "delivery: whole section; clock: whole section"
+    )
     await _fire(hass, "job_completed")
+    await next_minute(hass, freezer)
     assert hass.states.get(JOBS_COMPLETED).state == "1"
 
 
@@ -633,6 +961,7 @@ async def test_data_not_an_object_resets_every_section(
 )
 async def test_unreadable_document_starts_clean(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     mock_config_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
@@ -642,12 +971,11 @@ async def test_unreadable_document_starts_clean(
     hass_storage[STORAGE_KEY] = document
     await setup_entry(hass, mock_config_entry)
     assert mock_config_entry.state is ConfigEntryState.LOADED
-    issue = _storage_issue(hass)
-    assert issue is not None
-    assert issue.translation_placeholders["sections"] == "file"
+    assert _parts(hass) == WHOLE_FILE
     assert "starts again from zero" in caplog.text
     assert "garbage" not in caplog.text
     await _fire(hass, "job_completed")
+    await next_minute(hass, freezer)
     assert hass.states.get(JOBS_COMPLETED).state == "1"
     await _unload(hass, mock_config_entry)
     assert _stored(hass_storage)["counters"]["totals"] == {"job_completed": 1}
@@ -657,40 +985,116 @@ async def test_unreadable_document_starts_clean(
 
 
 @pytest.mark.parametrize(
-    ("version", "old", "reset"),
+    ("version", "old", "parts"),
     [
         (1, {}, []),
         (1, {"rejected": {"unknown_key": 1}}, []),
-        (1, {"days": []}, ["counters"]),
-        (1, {"days": {"2026-11-18": 3}}, ["counters"]),
-        (1, {"days": {"2026-11-18": {"job_completed": 3}}}, ["counters"]),
+        (1, {"days": []}, ["counters: whole section"]),
+        (1, {"days": {"2026-11-18": 3}}, ["counters: whole section"]),
+        (
+            1,
+            {"days": {"2026-11-18": {"job_completed": 3}}},
+            ["counters: whole section"],
+        ),
         (
             1,
             {"days": {"2026-11-18": {"job_completed": {"metadata": ["a"]}}}},
-            ["counters"],
+            ["counters: whole section"],
         ),
         (
             1,
             {"days": {"2026-11-18": {"job_completed": {"metadata": {"a": 1}}}}},
-            ["counters"],
+            ["counters: whole section"],
         ),
-        (1, {"days": {"2026-11-18": {"job_completed": {"count": -1}}}}, ["counters"]),
-        (1, {"days": {"2026-11-18": {"job_completed": {"count": True}}}}, ["counters"]),
-        (1, {"rejected": []}, ["counters"]),
+        (
+            1,
+            {"days": {"2026-11-18": {"job_completed": {"count": -1}}}},
+            ["counters: whole section"],
+        ),
+        (
+            1,
+            {"days": {"2026-11-18": {"job_completed": {"count": True}}}},
+            ["counters: whole section"],
+        ),
+        (1, {"rejected": []}, ["counters: rejection count"]),
         (2, {}, []),
         (2, {"snapshot": {}}, []),
         (2, {"submission": {}}, []),
         (2, {"installation": {"id": INSTALLATION_ID}}, []),
         (2, {"submission": {"state": None, "history": None, "pending": None}}, []),
-        (2, {"submission": {"history": [{"period_start": "x"}]}}, ["delivery"]),
-        (2, {"weeks": {"2026-W47": 5}}, ["counters"]),
+        (
+            2,
+            {"submission": {"history": [{"period_start": "x"}]}},
+            ["delivery: sent report"],
+        ),
+        (2, {"weeks": {"2026-W47": 5}}, ["counters: week"]),
+        (
+            2,
+            {"columns": ["job_completed", "x"], "days": {"2026-11-18": [1]}},
+            ["counters: counter name"],
+        ),
+        (
+            2,
+            {"columns": ["job_completed"], "days": {"9999-99-99": [1], TODAY: [2]}},
+            ["counters: day row"],
+        ),
+        (
+            2,
+            {"installation": {"id": INSTALLATION_ID, "first_seen": "2026-02-30"}},
+            ["delivery: first day"],
+        ),
     ],
 )
-def test_migrate_shapes(version: int, old: dict[str, Any], reset: list[str]) -> None:
-    """Each malformed old part resets its own section; a well-formed one resets nothing."""
-    data, was_reset = parse(migrate(version, old))
-    assert was_reset == reset
+def test_migrate_shapes(version: int, old: dict[str, Any], parts: list[str]) -> None:
+    """Each malformed old part is dropped as its unit (old blocks read whole go whole)."""
+    data, damage = _parse(migrate(version, old))
+    assert damage.summary() == parts
     assert data.tracker.job_mark is None
+
+
+def test_reading_bounds_by_the_trusted_now() -> None:
+    """Days end tomorrow; records end at now (6 minutes' slack), or at a held mark."""
+    reading = Reading(WALL)
+    assert reading.today == date(2026, 11, 20)
+    assert reading.latest_day == date(2026, 11, 21)
+    assert reading.not_after_now(date(2031, 1, 1)) == date(2026, 11, 20)
+    assert reading.not_after_now(date(2026, 11, 19)) == date(2026, 11, 19)
+    assert reading.not_after_now(datetime(2031, 1, 1, tzinfo=UTC)) == datetime(
+        2026, 11, 20, 12, 6, tzinfo=UTC
+    )
+    held = Reading(WALL, ceiling=datetime(2031, 1, 1, tzinfo=UTC))
+    assert held.today == date(2026, 11, 20)
+    assert held.latest_day == date(2031, 1, 2)
+    assert held.not_after_now(date(2032, 1, 1)) == date(2031, 1, 1)
+
+
+def test_damage_names_units_and_counts() -> None:
+    """The repair's words: one line per kind of unit, with a count when more than one."""
+    damage = Damage()
+    assert not damage
+    damage.drop("counters", "day row", 0)
+    assert not damage
+    damage.drop("delivery", "pending report")
+    damage.drop("counters", "day row", 2)
+    damage.drop("counters", "day row")
+    damage.drop("delivery", "erasure")
+    assert damage
+    assert damage.summary() == [
+        "delivery: pending report",
+        "counters: day row (3)",
+        "delivery: erasure",
+    ]
+    assert damage.sections == ["delivery", "counters"]
+
+
+async def test_store_migrates_only_known_versions(hass: HomeAssistant) -> None:
+    """Versions 1 and 2 are migrated, 3.x is read as it is, anything else is refused."""
+    store = PrinternizerStatsStorage(hass)._store
+    assert await store._async_migrate_func(3, 1, {"counters": {}}) == {"counters": {}}
+    assert await store._async_migrate_func(2, 1, {}) == migrate(2, {})
+    assert await store._async_migrate_func(1, 1, V1_DATA) == migrate(1, V1_DATA)
+    with pytest.raises(NotImplementedError):
+        await store._async_migrate_func(0, 1, {})
 
 
 def _joined(row: list[int]) -> str:
@@ -719,6 +1123,10 @@ _WORDS = st.sampled_from(
         "bambu_lab",
         "2.42.0",
         "2026-W47",
+        "\uff12\uff10\uff12\uff16-11-19",
+        "9999-99-99",
+        ENDPOINT,
+        PENDING_REPORT,
     ]
 )
 _LEAVES = (
@@ -773,6 +1181,7 @@ _COLUMN = _or_junk(
             "job_failed",
             "app_start",
             "@uptime_hours",
+            "@uptime_minutes",
             "app_start/deployment_mode=raspberry_pi",
             "app_start/app_version=2.42.0",
             "app_start/app_version=other",
@@ -854,7 +1263,19 @@ V1_DOCUMENTS = st.fixed_dictionaries(
         "installation": _INSTALLATION,
     },
 )
-_SENT = _record(start=_DAY, end=_DAY, submitted=_DAY, submission_id=st.text(max_size=6))
+_SENT = _record(
+    start=_DAY,
+    end=_DAY,
+    submitted=_DAY,
+    submission_id=st.text(max_size=6),
+    body=st.sampled_from([KEPT_REPORT, PENDING_REPORT, "{}"]),
+    accepted=_MOMENT,
+    status=st.integers(100, 599),
+    installation_id=_ID,
+)
+_ENDPOINTS = st.sampled_from(
+    [ENDPOINT, "http://127.0.0.1:8001/submit", "http://a.example/submit"]
+)
 V3_DOCUMENTS = st.fixed_dictionaries(
     {},
     optional={
@@ -869,7 +1290,8 @@ V3_DOCUMENTS = st.fixed_dictionaries(
             job_mark=_NAIVE_MOMENT | _MOMENT,
             file_mark=_NAIVE_MOMENT,
             connected=_FLEET,
-            uptime_hours=_COUNT,
+            started=_MOMENT,
+            up_until=_MOMENT,
         ),
         "facts": _record(
             app_version=_WORDS, fleet=_FLEET, shares_statistics=st.booleans()
@@ -882,7 +1304,7 @@ V3_DOCUMENTS = st.fixed_dictionaries(
                 start=_DAY,
                 end=_DAY,
                 idempotency_key=_ID,
-                body=st.text(max_size=6),
+                body=st.sampled_from([PENDING_REPORT, "not json", "{}"]),
                 attempts=_COUNT,
                 next_attempt=_MOMENT,
             ),
@@ -894,10 +1316,14 @@ V3_DOCUMENTS = st.fixed_dictionaries(
             last_error=st.sampled_from(["timeout", "http_500", "Not a code"]),
             last_success=_MOMENT,
             history=st.lists(_SENT, max_size=3),
+            recipients=st.lists(
+                _record(installation_id=_ID, endpoint=_ENDPOINTS), max_size=3
+            ),
             service_ids=st.lists(_or_junk(_ID), max_size=3),
             erasures=st.lists(
                 _record(
                     installation_id=_ID,
+                    endpoint=_ENDPOINTS,
                     attempts=_COUNT,
                     next_attempt=_MOMENT,
                     last_error=st.just("timeout"),
@@ -905,21 +1331,31 @@ V3_DOCUMENTS = st.fixed_dictionaries(
                 max_size=2,
             ),
         ),
-        "clock": _record(high_water=_MOMENT | _NAIVE_MOMENT),
+        "clock": _record(
+            high_water=_MOMENT | _NAIVE_MOMENT | st.just("2031-01-01T00:00:00+00:00"),
+            held_since=_MOMENT,
+        ),
     },
 )
 
 
-def _check_loaded(data: StoredData, reset: list[str]) -> None:
-    """A load always gives typed data, and what is written back loads without a reset."""
+def _check_loaded(data: StoredData, damage: Damage) -> None:
+    """A load gives typed data; what is written back loads unchanged, nothing dropped."""
     assert isinstance(data, StoredData)
-    assert set(reset) <= set(SECTIONS)
+    assert set(damage.sections) <= set(SECTIONS)
     written = json.loads(json.dumps(data.as_storage()))
-    assert parse(written)[1] == []
+    again, dropped = _parse(written)
+    assert dropped.summary() == []
+    # Settled after one more round (a record clamped to a held clock mark
+    # that was not on the hour moves once, to the mark as written back).
+    settled = json.loads(json.dumps(again.as_storage()))
+    last, dropped = _parse(settled)
+    assert dropped.summary() == []
+    assert json.loads(json.dumps(last.as_storage())) == settled
 
 
 _FUZZ = settings(
-    max_examples=100,
+    max_examples=500,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -938,17 +1374,17 @@ def test_migrate_never_raises(version: int, old: Any) -> None:
     text = json.dumps(migrated)
     for secret in SECRETS:
         assert secret not in text
-    _check_loaded(*parse(migrated))
+    _check_loaded(*_parse(migrated))
 
 
 @_FUZZ
 @given(raw=V3_DOCUMENTS | JSON)
 def test_parse_never_raises(raw: Any) -> None:
-    """Any version 3 data loads: malformed sections are reset, never raised."""
-    data, reset = parse(raw)
+    """Any version 3 data loads: damaged units are dropped and noted, never raised."""
+    data, damage = _parse(raw)
     if not isinstance(raw, dict):
-        assert reset == list(SECTIONS)
-    _check_loaded(data, reset)
+        assert damage.summary() == [f"{name}: whole section" for name in SECTIONS]
+    _check_loaded(data, damage)
 
 
 # --- the file on disk -----------------------------------------------------------
@@ -1039,9 +1475,10 @@ async def test_corrupt_file_on_disk(
         assert written["data"]["counters"]["totals"] == {"job_completed": 2}
 
         issues = ir.async_get(hass).issues
-        assert issues[DOMAIN, ISSUE_STORAGE].translation_placeholders["sections"] == (
-            "file"
-        )
+        assert issues[DOMAIN, ISSUE_STORAGE].translation_placeholders == {
+            "parts": WHOLE_FILE,
+            "path": str(aside) if not home_assistant_issue else f"{path}.corrupt.*",
+        }
         assert (
             any(domain == "homeassistant" for domain, _ in issues)
             is home_assistant_issue
@@ -1057,7 +1494,7 @@ async def test_good_file_on_disk(
     """A good file loads without a repair, is written back owner-only, and goes with the entry."""
     folder = _storage_folder(hass, tmp_path)
     path = folder / STORAGE_KEY
-    path.write_text(json.dumps(_document(_v3_data())))
+    path.write_text(json.dumps(_current(_v3_data())))
     path.chmod(0o644)
 
     with _real_disk():
@@ -1165,6 +1602,7 @@ async def test_commit_says_whether_the_write_worked(
         await advance(hass, freezer, timedelta(seconds=SAVE_DELAY + 1))
         assert not storage.healthy
         assert _stored(hass_storage)["counters"]["totals"] == {}
+    await next_minute(hass, freezer)
     assert hass.states.get(JOBS_COMPLETED).state == "2"
     assert await storage.async_commit() is True
     assert storage.healthy
@@ -1190,7 +1628,7 @@ async def test_removing_the_entry_removes_the_file(
 def _days_document(*days: str) -> dict[str, Any]:
     """A version 3 document with two completed jobs on each day, and 10 more in the totals."""
     columns = {"columns": ["job_completed"], "days": {day: [2] for day in days}}
-    return _document({"counters": _counters(columns, job_completed=2 * len(days) + 10)})
+    return _current({"counters": _counters(columns, job_completed=2 * len(days) + 10)})
 
 
 async def test_retention_at_setup(
@@ -1250,3 +1688,389 @@ async def test_removing_the_entry_removes_copies_set_aside(
         await hass.config_entries.async_remove(mock_config_entry.entry_id)
         await hass.async_block_till_done()
     assert [p.name for p in folder.iterdir()] == ["other_integration"]
+
+
+# --- the file is input (issue 15) --------------------------------------------------
+
+JANE = '{"customer": "Jane Doe", "email": "jane@example.com"}'
+# What a tampered pending report may hold: none of it may be shown or sent.
+PERSONAL = ("Jane", "jane@example.com", "customer", "haiku", "19.07.1985", '"ZZ"')
+
+
+def _pending(body: str = PENDING_REPORT, **delivery: Any) -> dict[str, Any]:
+    """The good file with a pending report for 2026-11-10 to -17 (and delivery changes)."""
+    values: dict[str, Any] = {
+        "pending": {
+            "start": "2026-11-10",
+            "end": "2026-11-17",
+            "idempotency_key": PENDING_KEY,
+            "body": body,
+            "attempts": 1,
+            "next_attempt": "2026-11-20T13:00:00+00:00",
+        },
+        # Sent ten minutes ago: the next request waits until 12:50.
+        "last_request": "2026-11-20T11:50:00+00:00",
+    }
+    data = _patch("delivery", **(values | delivery))
+    # Four jobs in the pending period: a report built again counts them.
+    data["counters"] = _counters(
+        {"columns": ["job_completed"], "days": {"2026-11-12": [4], "2026-11-19": [7]}},
+        job_completed=11,
+    )
+    return data
+
+
+def _log(caplog: pytest.LogCaptureFixture) -> str:
+    """What Home Assistant and the integration logged.
+
+    The test harness's mock storage logs whole documents at DEBUG (the file
+    as preloaded); a real Home Assistant does not, so that logger is left out.
+    """
+    return "\n".join(
+        record.getMessage()
+        for record in caplog.records
+        if not record.name.startswith("pytest_homeassistant_custom_component")
+    )
+
+
+def _shown(outputs: dict[str, Any], caplog: pytest.LogCaptureFixture) -> str:
+    """Everything the user and the log can see."""
+    return json.dumps(outputs, ensure_ascii=False) + _log(caplog)
+
+
+async def test_untouched_pending_report_is_kept(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A pending report that verifies is kept as it is: same bytes, same idempotency key."""
+    hass_storage[STORAGE_KEY] = _current(_pending())
+    await setup_entry(hass, entry)
+    assert _parts(hass) is None
+    # Sent as built, not rebuilt from today's counters (a job a day, not four).
+    assert json.loads(PENDING_REPORT)["usage_stats"]["job_count"] == 7
+    pending = _data(entry).delivery.pending
+    assert pending is not None
+    assert (pending.idempotency_key, pending.body) == (PENDING_KEY, PENDING_REPORT)
+    outputs = await _outputs(hass, entry)
+    assert outputs["preview"]["report"] == json.loads(PENDING_REPORT)
+    assert outputs["export"]["next_report"] == json.loads(PENDING_REPORT)
+    assert outputs["export"]["submission"]["pending"] == {
+        "start": "2026-11-10",
+        "end": "2026-11-17",
+        "attempts": 1,
+        "next_attempt": "2026-11-20T13:00:00+00:00",
+    }
+
+
+async def test_tampered_pending_report_is_neither_shown_nor_sent(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    stats_service: StatsServiceEmulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 15: a pending body holding a customer's name and e-mail is dropped and named.
+
+    Preview, export and diagnostics show the report built from the counters
+    instead, and submit_now sends that one: the service never sees the name.
+    """
+    hass_storage[STORAGE_KEY] = _current(_pending(JANE, last_request=None))
+    await setup_entry(hass, entry)
+    assert _parts(hass) == "delivery: pending report"
+    assert _data(entry).delivery.pending is None
+
+    outputs = await _outputs(hass, entry)
+    shown = _shown(outputs, caplog)
+    for word in PERSONAL:
+        assert word not in shown
+    # The next report is built again from the counters, for the same days.
+    report = outputs["preview"]["report"]
+    assert report["period"] == {
+        "start": "2026-11-10T00:00:00+00:00",
+        "end": "2026-11-17T00:00:00+00:00",
+        "duration_days": 7,
+    }
+    assert report["installation"]["installation_id"] == INSTALLATION_ID
+    assert report["usage_stats"]["job_count"] == 4
+    assert outputs["export"]["next_report"] == report
+
+    answer = await _call(hass, "submit_now")
+    assert answer["submitted"] is True
+    assert answer["reason"] == "sent"
+    (submission,) = stats_service.submissions
+    assert submission.body == report
+    assert submission.idempotency_key not in (None, PENDING_KEY)
+    assert b"Jane" not in submission.raw
+    received = json.dumps(stats_service.accepted, ensure_ascii=False) + json.dumps(
+        stats_service.received
+    )
+    for word in PERSONAL:
+        assert word not in received
+    assert len(stats_service.log) == 1
+    # It is kept as sent: byte for byte what the service received.
+    (sent,) = (await _call(hass, "sent_reports"))["reports"][:1]
+    assert sent["body"].encode() == submission.raw
+    assert sent["period"] == {"start": "2026-11-10", "end": "2026-11-17"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "",
+        "[]",
+        '"a string"',
+        "1e999",
+        "[" * 100_000,
+        '{"schema_version": "1.0"}',
+    ],
+    ids=["not_json", "empty", "list", "string", "infinity", "deep", "partial"],
+)
+async def test_unreadable_pending_report_is_dropped(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    body: str,
+) -> None:
+    """A pending body that is no report is dropped; export, preview and diagnostics answer."""
+    hass_storage[STORAGE_KEY] = _current(_pending(body))
+    await setup_entry(hass, entry)
+    assert _parts(hass) == "delivery: pending report"
+    outputs = await _outputs(hass, entry)
+    assert outputs["preview"]["report"]["period"]["start"] == (
+        "2026-11-10T00:00:00+00:00"
+    )
+    assert outputs["export"]["submission"]["pending"] is None
+    assert outputs["diagnostics"]["submission"]["pending"] is None
+
+
+TAMPERED = {
+    "other_period": _report("2026-11-10", "2026-11-16"),
+    "other_week": _report("2026-11-03", "2026-11-10"),
+    "other_installation": _report("2026-11-10", "2026-11-17", OTHER_ID),
+    "indented": json.dumps(json.loads(PENDING_REPORT), indent=2),
+    "sorted_keys": json.dumps(
+        json.loads(PENDING_REPORT), separators=(",", ":"), sort_keys=True
+    ),
+    "extra_key": PENDING_REPORT[:-1] + ',"note":"Jane"}',
+    "country_zz": _report("2026-11-10", "2026-11-17", installation__country_code="ZZ"),
+    "platform_haiku": _report(
+        "2026-11-10", "2026-11-17", installation__platform="haiku"
+    ),
+    "birth_date_release": _report(
+        "2026-11-10", "2026-11-17", installation__app_version="19.07.1985"
+    ),
+    "feature_word": _report(
+        "2026-11-10", "2026-11-17", usage_stats__feature_usage={"Jane": True}
+    ),
+    "error_word": _report("2026-11-10", "2026-11-17", error_summary={"Jane": 1}),
+    "uptime_beyond_the_week": _report(
+        "2026-11-10", "2026-11-17", usage_stats__uptime_hours=169
+    ),
+}
+
+
+@pytest.mark.parametrize("body", TAMPERED.values(), ids=TAMPERED.keys())
+async def test_tampered_pending_report_is_built_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    stats_service: StatsServiceEmulator,
+    caplog: pytest.LogCaptureFixture,
+    body: str,
+) -> None:
+    """A pending report that fails verification is dropped; the next check builds its days again.
+
+    The new report covers the same period under a new idempotency key, in the
+    builder's bytes, and it is sent (not the stored one) when the hour is up.
+    """
+    hass_storage[STORAGE_KEY] = _current(_pending(body))
+    await setup_entry(hass, entry)
+    assert _parts(hass) == "delivery: pending report"
+    delivery = _data(entry).delivery
+    assert delivery.pending is None
+
+    # The first check (within 15 minutes of start-up) freezes the days again.
+    await advance(hass, freezer, timedelta(minutes=16))
+    pending = delivery.pending
+    assert pending is not None
+    assert pending.period == Period(date(2026, 11, 10), date(2026, 11, 17))
+    assert pending.idempotency_key != PENDING_KEY
+    assert pending.body != body
+    # Built from the counters: the four jobs of 2026-11-12.
+    assert json.loads(pending.body)["usage_stats"]["job_count"] == 4
+    assert stats_service.log == []
+    # It is one of ours: it survives a restart unchanged, with no repair.
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_STORAGE)
+    await restart(hass, entry)
+    assert _parts(hass) is None
+    reloaded = _data(entry).delivery.pending
+    assert reloaded is not None
+    assert (reloaded.idempotency_key, reloaded.body) == (
+        pending.idempotency_key,
+        pending.body,
+    )
+    # When the hour is up it is sent, and the stored one never is.
+    await advance(hass, freezer, timedelta(hours=1))
+    (submission,) = stats_service.submissions
+    assert submission.idempotency_key == pending.idempotency_key
+    assert submission.raw == pending.body.encode()
+    received = json.dumps(stats_service.accepted, ensure_ascii=False)
+    shown = _shown(await _outputs(hass, entry), caplog) + received
+    for word in PERSONAL:
+        assert word not in shown
+
+
+async def test_tampered_kept_report_is_dropped(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A kept report whose body does not verify is dropped alone; the next one is kept."""
+    data = _v3_data()
+    good = data["delivery"]["history"][0]
+    data["delivery"]["history"] = [
+        {**good, "body": JANE},
+        {
+            **good,
+            "start": "2026-11-10",
+            "end": "2026-11-17",
+            "submitted": "2026-11-17",
+            "body": PENDING_REPORT,
+            "submission_id": "2",
+        },
+    ]
+    hass_storage[STORAGE_KEY] = _current(data)
+    await setup_entry(hass, entry)
+    assert _parts(hass) == "delivery: sent report"
+    reports = (await _call(hass, "sent_reports"))["reports"]
+    assert [report["submission_id"] for report in reports] == ["2"]
+    assert reports[0]["body"] == PENDING_REPORT
+    shown = _shown(await _outputs(hass, entry), caplog) + json.dumps(reports)
+    for word in PERSONAL:
+        assert word not in shown
+
+
+async def test_clock_mark_in_2031_loses_no_day(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Issue 15: a stored clock mark of 2031-01-01 is held, not believed.
+
+    All 5 counted jobs stay in the export's days and totals, new events count
+    on today's (wall) date, and nothing is pruned, then or after the hold ends.
+    """
+    hass_storage[STORAGE_KEY] = _current(
+        {
+            "counters": _counters(
+                {"columns": ["job_completed"], "days": {"2026-11-19": [5]}},
+                job_completed=5,
+            ),
+            "clock": {"high_water": "2031-01-01T00:00:00+00:00", "held_since": None},
+        }
+    )
+    await setup_entry(hass, mock_config_entry)
+    assert _parts(hass) is None
+    assert _data(mock_config_entry).clock.holding
+    export = await _call(hass, "export")
+    assert export["counters_by_day"] == {"2026-11-19": {"job_completed": _event(5)}}
+    assert export["totals"] == {"job_completed": 5}
+
+    await _fire(hass, "job_completed", 2)
+    await next_minute(hass, freezer)
+    assert hass.states.get(JOBS_COMPLETED).state == "7"
+    export = await _call(hass, "export")
+    assert export["counters_by_day"] == {
+        "2026-11-19": {"job_completed": _event(5)},
+        TODAY: {"job_completed": _event(2)},
+    }
+    assert export["totals"] == {"job_completed": 7}
+
+    # Midnight's retention and the end of the hold prune nothing.
+    await advance(hass, freezer, timedelta(hours=26))
+    assert not _data(mock_config_entry).clock.holding
+    await _fire(hass, "job_completed")
+    export = await _call(hass, "export")
+    assert export["counters_by_day"] == {
+        "2026-11-19": {"job_completed": _event(5)},
+        TODAY: {"job_completed": _event(2)},
+        "2026-11-21": {"job_completed": _event(1)},
+    }
+    assert export["totals"] == {"job_completed": 8}
+    await restart(hass, mock_config_entry)
+    assert _data(mock_config_entry).counters.days == ("2026-11-19", TODAY, "2026-11-21")
+
+
+async def test_day_keys_that_are_no_ascii_dates_are_dropped(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Day keys 9999-99-99 and 2026-11-19 in full-width digits are dropped and named.
+
+    Neither is kept (they would sort after every real day and never be
+    pruned); the good day beside them is kept, and pruned only after its 90 days.
+    """
+    full_width = "\uff12\uff10\uff12\uff16-\uff11\uff11-\uff11\uff19"
+    counters = _counters(
+        {"columns": ["job_completed"], "days": {"2026-11-19": [3]}}, job_completed=6
+    )
+    counters["days"] = {"9999-99-99": "1", full_width: "2", **counters["days"]}
+    hass_storage[STORAGE_KEY] = _current({"counters": counters})
+    await setup_entry(hass, mock_config_entry)
+    assert _parts(hass) == "counters: day row (2)"
+    export = await _call(hass, "export")
+    assert export["counters_by_day"] == {"2026-11-19": {"job_completed": _event(3)}}
+    assert export["totals"] == {"job_completed": 6}
+    await _unload(hass, mock_config_entry)
+    assert _stored(hass_storage)["counters"]["days"] == {"2026-11-19": "3"}
+
+    ir.async_delete_issue(hass, DOMAIN, ISSUE_STORAGE)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert _parts(hass) is None
+    counters_now = _data(mock_config_entry).counters
+    # The retention tick at 00:05 UTC: 2026-11-19 is the oldest day kept on 2027-02-16.
+    freezer.move_to("2027-02-16 00:04:00+00:00")
+    await advance(hass, freezer, timedelta(minutes=2))
+    assert counters_now.days == ("2026-11-19",)
+    freezer.move_to("2027-02-17 00:04:00+00:00")
+    await advance(hass, freezer, timedelta(minutes=2))
+    assert counters_now.days == ()
+    assert counters_now.totals == {"job_completed": 6}
+
+
+async def test_records_in_2031_are_clamped_to_now(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A stored last request and submission in 2031 never run ahead of the trusted clock.
+
+    They are clamped to now (with the 6 minutes' slack that rounding and a
+    trusted clock stepping back need), so sending waits an hour, not until 2031.
+    """
+    hass_storage[STORAGE_KEY] = _current(
+        _patch(
+            "delivery",
+            last_request="2031-01-01T00:00:00+00:00",
+            last_success="2031-01-01T00:00:00+00:00",
+        )
+    )
+    await setup_entry(hass, entry)
+    assert _parts(hass) is None
+    delivery = _data(entry).delivery
+    assert delivery.last_request == datetime(2026, 11, 20, 12, 6, tzinfo=UTC)
+    assert delivery.last_success == datetime(2026, 11, 20, 12, 6, tzinfo=UTC)
+    assert hass.states.get(LAST_SUBMISSION).state == "2026-11-20T12:06:00+00:00"
+    answer = await _call(hass, "submit_now")
+    assert (answer["reason"], answer["next_allowed"]) == (
+        "too_soon",
+        "2026-11-20T13:06:00+00:00",
+    )

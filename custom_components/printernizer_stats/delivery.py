@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cache
 import hashlib
 import json
 import random
@@ -45,10 +46,27 @@ import uuid
 
 from . import stored
 from .consent import Consent
+from .counters import Tally
 from .errors import ContractError
-from .report import MAX_REPORT_BYTES, Period, serialize_report, verify_report
-from .stats_api import validate_endpoint
+from .report import (
+    MAX_REPORT_BYTES,
+    InstallationFacts,
+    Period,
+    build_report,
+    serialize_report,
+    verify_report,
+)
+from .stats_api import (
+    ERROR_CONNECTION,
+    ERROR_INSECURE_REDIRECT,
+    ERROR_INVALID_RESPONSE,
+    ERROR_REDIRECT,
+    ERROR_TIMEOUT,
+    ERROR_TOO_MANY_REDIRECTS,
+    validate_endpoint,
+)
 from .stored import Reading
+from .vocabulary import UNKNOWN, UNKNOWN_COUNTRY
 
 REPORT_DAYS: Final = 7
 RETENTION_DAYS: Final = 90
@@ -68,11 +86,28 @@ CLOCK_SLACK: Final = timedelta(minutes=6)
 ERASURE_ATTEMPTS_BEFORE_REPAIR: Final = 3
 # Stored as the reason when an outcome brings something that is not a code.
 OTHER_REASON: Final = "other"
+# The reasons the shell reports besides an HTTP status (http_NNN): the
+# statistics client's error codes, an endpoint it cannot use, a stop. Export
+# and diagnostics show them, so no other word is kept, nor read back.
+REASONS: Final = frozenset(
+    {
+        ERROR_TIMEOUT,
+        ERROR_CONNECTION,
+        ERROR_INVALID_RESPONSE,
+        ERROR_INSECURE_REDIRECT,
+        ERROR_REDIRECT,
+        ERROR_TOO_MANY_REDIRECTS,
+        "invalid_endpoint",
+        "auth_failed",
+        "rejected",
+        OTHER_REASON,
+    }
+)
 
 _UUID_RE: Final = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
-_REASON_RE: Final = re.compile(r"[a-z0-9_]{1,32}")
+_HTTP_REASON_RE: Final = re.compile(r"http_[1-5][0-9]{2}")
 _VERSION_RE: Final = re.compile(r"[0-9A-Za-z.+-]{1,32}")
 _SECTION: Final = "delivery"
 
@@ -226,9 +261,14 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
+def _is_reason(text: str) -> bool:
+    """One of our reason codes (REASONS, or http_ and a status)."""
+    return text in REASONS or _HTTP_REASON_RE.fullmatch(text) is not None
+
+
 def _code(reason: str) -> str:
-    """A reason as it may be stored: a short code, never free text."""
-    return reason if _REASON_RE.fullmatch(reason) else OTHER_REASON
+    """A reason as it may be stored: one of our codes, never free text."""
+    return reason if _is_reason(reason) else OTHER_REASON
 
 
 def origin(endpoint: str) -> str:
@@ -789,9 +829,9 @@ def _version(value: object) -> str | None:
 
 
 def _reason(value: object) -> str | None:
-    """An optional short reason code (never free text)."""
+    """An optional reason code of ours (never free text, nor another word)."""
     text = stored.optional(value, str)
-    if text is not None and not _REASON_RE.fullmatch(text):
+    if text is not None and not _is_reason(text):
         raise ValueError("a reason is not a code")
     return text
 
@@ -847,6 +887,37 @@ def parse_recipient(value: object) -> Recipient:
     )
 
 
+# The report's objects whose keys the builder writes in a fixed order.
+_BLOCKS: Final = ("installation", "period", "printer_fleet", "usage_stats")
+
+
+def _key_order(report: Mapping[str, Any]) -> list[list[str]]:
+    """The order of the keys at the top and in each fixed block of a report."""
+    return [list(report), *(list(report[block]) for block in _BLOCKS)]
+
+
+@cache
+def _builder_key_order() -> list[list[str]]:
+    """The key order of a report the builder writes (any report: the order is fixed)."""
+    day = date(2000, 1, 3)
+    return _key_order(
+        build_report(
+            tally=Tally(),
+            period=Period(day, day + timedelta(days=REPORT_DAYS)),
+            installation=InstallationFacts(
+                installation_id="00000000-0000-4000-8000-000000000000",
+                first_seen=day,
+                app_version=UNKNOWN,
+                platform=UNKNOWN,
+                deployment_mode=UNKNOWN,
+                country_code=UNKNOWN_COUNTRY,
+            ),
+            fleet={},
+            today=day,
+        )
+    )
+
+
 def _verified_body(
     body: object, start: date, end: date, installation_id: str | None
 ) -> str:
@@ -862,7 +933,12 @@ def _verified_body(
         verify_report(report)
     except (ContractError, RecursionError) as err:
         raise ValueError("a stored report does not verify") from err
-    if serialize_report(report) != body.encode():
+    # Re-serialising keeps the stored key order: that order is checked too, so
+    # no byte of a stored report is left free to carry anything.
+    if (
+        serialize_report(report) != body.encode()
+        or _key_order(report) != _builder_key_order()
+    ):
         raise ValueError("a stored report is not in the builder's form")
     period = report["period"]
     if (

@@ -180,7 +180,13 @@ def _facts_from_snapshot(snapshot: object) -> object:
         return None
     if not isinstance(snapshot, dict):
         return _MALFORMED
-    return {"app_version": snapshot.get("app_version"), "fleet": snapshot.get("fleet")}
+    # A fact version 2 did not have is left out, not stored as null: the
+    # facts' own default applies and nothing is reported as damaged.
+    return {
+        key: snapshot[key]
+        for key in ("app_version", "fleet")
+        if snapshot.get(key) is not None
+    }
 
 
 def _delivery_from_submission(installation: object, submission: object) -> object:
