@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 import json
 from typing import Any
+from unittest.mock import patch
 import uuid
 
 from freezegun.api import FrozenDateTimeFactory
@@ -472,3 +473,53 @@ async def test_a_pending_erasure_outlives_a_lost_statistics_file(
     assert erasures_of(stats_service, sent_id) == [API_KEY]
     assert state(entry).erasures == []
     assert entry.data[DATA_SERVICE_IDS] == []
+
+
+async def test_a_service_the_entry_never_sent_to_is_never_contacted(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    printernizer_url: str,
+    opted_in_options: dict[str, Any],
+    hass_storage: dict[str, Any],
+    hass_admin_user: MockUser,
+    stats_endpoint: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hand-edited file naming another host: dropped at set-up, never asked, never shown."""
+    planted = str(uuid.uuid4())
+    hass_storage[STORAGE_KEY] = {
+        "version": 3,
+        "minor_version": 2,
+        "key": STORAGE_KEY,
+        "data": {
+            "delivery": {
+                "recipients": [
+                    {
+                        "installation_id": planted,
+                        "endpoint": "https://evil.example/submit",
+                    }
+                ],
+                "erasures": [
+                    {
+                        "installation_id": planted,
+                        "endpoint": "https://evil.example/submit",
+                        "attempts": 0,
+                        "next_attempt": "2026-11-02T08:00:00+00:00",
+                    }
+                ],
+            }
+        },
+    }
+    entry = make_entry(printernizer_url, opted_in_options)
+    with patch(
+        "custom_components.printernizer_stats.submission.StatsServiceClient.erase"
+    ) as erase:
+        await setup_entry(hass, entry)
+        await advance(hass, freezer, timedelta(minutes=2))
+        answer = await delete_all(hass, hass_admin_user)
+
+    assert [call.args for call in erase.call_args_list] == []
+    assert answer["service_erasure"] == "not_needed"
+    assert state(entry).recipients == []
+    assert "evil.example" not in json.dumps(dict(entry.data))
+    assert "never sent to" in caplog.text

@@ -658,33 +658,29 @@ V2_MALFORMED: dict[str, tuple[int, dict[str, Any], str | None, set[str]]] = {
     "submission_history_int": (
         2,
         _v2_data(submission={"history": 5}),
-        "delivery: whole section",
-        {"delivery"},
+        "delivery: sent report",
+        set(),
     ),
     "submission_history_item": (
         2,
         _v2_data(submission={"history": [5]}),
-        "delivery: whole section",
-        {"delivery"},
+        "delivery: sent report",
+        set(),
     ),
     "submission_state_list": (
         2,
         _v2_data(submission={"state": []}),
-        "delivery: whole section",
-        {"delivery"},
+        "delivery: stop reason",
+        set(),
     ),
     "submission_state_unknown": (
         2,
         _v2_data(submission={"state": "exploded"}),
-        "delivery: whole section",
-        {"delivery"},
+        "delivery: stop reason",
+        set(),
     ),
-    "submission_pending_str": (
-        2,
-        _v2_data(submission={"pending": "x"}),
-        "delivery: whole section",
-        {"delivery"},
-    ),
+    # A version 2 pending report is dropped on purpose (it cannot be sent).
+    "submission_pending_str": (2, _v2_data(submission={"pending": "x"}), None, set()),
     "submission_str": (
         2,
         _v2_data(submission="x"),
@@ -707,8 +703,8 @@ V2_MALFORMED: dict[str, tuple[int, dict[str, Any], str | None, set[str]]] = {
     "two_parts": (
         2,
         _v2_data(snapshot=7, submission={"history": 5}),
-        "facts: whole section; delivery: whole section",
-        {"facts", "delivery"},
+        "facts: whole section; delivery: sent report",
+        {"facts"},
     ),
     # What reaches the version 3 parser loses only the damaged unit.
     "submission_bad_day": (

@@ -206,25 +206,22 @@ def _delivery_from_submission(installation: object, submission: object) -> objec
     installation = installation or {}
     submission = submission or {}
     history = submission.get("history")
-    pending = submission.get("pending")
     state = submission.get("state")
-    if not (
-        isinstance(history, list | None)
-        and all(isinstance(item, dict) for item in history or ())
-        and isinstance(pending, dict | None)
-        and (state is None or (isinstance(state, str) and state in _OLD_STATES))
-    ):
-        return _MALFORMED
     installation_id = installation.get("id")
     # A pending report may have reached the service before the upgrade.
-    sent = bool(history or pending)
+    sent = bool(history) or submission.get("pending") is not None
+    # A damaged value is handed on as it is: parse drops that unit alone.
     return {
         "installation_id": installation_id,
         "first_seen": installation.get("first_seen"),
         "reported_until": submission.get("last_period_end"),
         "last_request": submission.get("last_request"),
         "not_before": submission.get("not_before"),
-        "halt": _OLD_STATES[state or "ok"],
+        "halt": _OLD_STATES.get(state, state)
+        if isinstance(state, str)
+        else "none"
+        if state is None
+        else state,
         "halt_version": submission.get("rejected_version"),
         "last_success": submission.get("last_success"),
         "history": [
@@ -234,8 +231,12 @@ def _delivery_from_submission(installation: object, submission: object) -> objec
                 "submitted": item.get("submitted"),
                 "submission_id": item.get("submission_id"),
             }
-            for item in history or ()
-        ],
+            if isinstance(item, dict)
+            else item
+            for item in history
+        ]
+        if isinstance(history, list)
+        else history,
         "service_ids": [installation_id] if installation_id and sent else [],
     }
 

@@ -187,7 +187,9 @@ class SubmissionManager:
             kept = None
         if kept is not None and kept <= now.date() + timedelta(days=1):
             state.reported_until = max(state.reported_until or kept, kept)
-        for recipient, erase in self._entry_recipients():
+        entry_recipients = self._entry_recipients()
+        self._forget_unknown_services({r.endpoint for r, _ in entry_recipients})
+        for recipient, erase in entry_recipients:
             if recipient not in state.recipients:
                 state.recipients.append(recipient)
             # An erasure asked for survives a lost file: the entry marks it.
@@ -208,6 +210,29 @@ class SubmissionManager:
             state.follow_clock(now.date(), now)
         self._update_issues()
         await self._async_persist()
+
+    def _forget_unknown_services(self, known: set[str]) -> None:
+        """Drop ids the file says went to a service the entry never sent to.
+
+        The file is input: a hand-edited one must not make us contact, or
+        show, a host of its choosing. The entry records every service that
+        received a report (and the one configured now).
+        """
+        state = self._state
+        known = known | {self.endpoint}
+        keys = self._entry.data.get(DATA_SERVICE_KEYS)
+        if isinstance(keys, dict):
+            known |= {key for key in keys if isinstance(key, str)}
+        recipients = [r for r in state.recipients if r.endpoint in known]
+        erasures = [e for e in state.erasures if e.endpoint in known]
+        if len(recipients) != len(state.recipients) or len(erasures) != len(
+            state.erasures
+        ):
+            LOGGER.warning(
+                "The statistics file names a statistics service this entry never "
+                "sent to; those entries were dropped"
+            )
+            state.recipients, state.erasures = recipients, erasures
 
     def _entry_recipients(self) -> list[tuple[Recipient, bool]]:
         """The ids kept in the entry, with their services (bare ids: the endpoint in use), and whether each is to be erased."""
