@@ -80,8 +80,7 @@ from custom_components.printernizer_stats.const import (
     SERVICE_EXPORT,
 )
 from custom_components.printernizer_stats.coordinator import FAILURES_BEFORE_UNAVAILABLE
-from custom_components.printernizer_stats.counters import REJECT_REASONS, UPTIME_COLUMN
-from custom_components.printernizer_stats.delivery import Halt, SharingStatus
+from custom_components.printernizer_stats.counters import UPTIME_COLUMN
 from custom_components.printernizer_stats.diagnostics import (
     async_get_config_entry_diagnostics,
 )
@@ -91,19 +90,16 @@ from custom_components.printernizer_stats.printernizer import (
     MAX_RESPONSE_BYTES,
     PAGE_LIMIT,
 )
-from custom_components.printernizer_stats.privacy import ALLOWLIST, release
+from custom_components.printernizer_stats.privacy import release
 from custom_components.printernizer_stats.storage import STORAGE_KEY
-from custom_components.printernizer_stats.submission import SubmitReason
 
 from .conftest import FIXTURES, advance, load_fixture, make_entry, publish, serve
+from .seen import CANARY, CANARY_RE, WORDS as ALLOWED_WORDS
 
 START = "2026-11-30 00:53:00+00:00"
 pytestmark = pytest.mark.freeze_time(START)
 
 EXAMPLES = 500
-CANARY = "CANARY-Jane-Doe"
-# Any canary: the mutation's, and every CANARY-... value of the recordings.
-_CANARY_RE = re.compile(r"canary|jane.?doe", re.IGNORECASE)
 PREFIX = "sensor.printernizer_usage_statistics"
 PRINTERS_SENSOR = f"{PREFIX}_printers"
 COMPLETED_TOTAL = f"{PREFIX}_jobs_completed"
@@ -1144,32 +1140,6 @@ class Printernizer:
 # --- what may be seen -----------------------------------------------------------------
 
 
-def _words() -> frozenset[str]:
-    """Every word of our vocabularies, reason codes, states and stop reasons."""
-    words: set[str] = set()
-    for name in vocabulary.__all__:
-        value = getattr(vocabulary, name)
-        if isinstance(value, str):
-            words.add(value)
-        elif isinstance(value, tuple | frozenset):
-            words.update(value)
-        else:
-            words.update(value)
-            words.update(value.values())
-    for event_type, fields in ALLOWLIST.items():
-        words.add(event_type)
-        for key, metadata in fields.items():
-            words.add(key)
-            words.update(metadata.values)
-    words.update(REJECT_REASONS)
-    words.update(map(str, SharingStatus))
-    words.update(map(str, Halt))
-    words.update(map(str, SubmitReason))
-    words.update({"**REDACTED**", "1.0", "http", "https", STATE_UNAVAILABLE})
-    return frozenset(words)
-
-
-WORDS_ALLOWED = _words()
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
@@ -1218,11 +1188,11 @@ def _check_output(value: object, known: frozenset[str], where: str) -> None:
     and day rows ("3,0,12") are checked part by part.
     """
     for path, text in _strings(value):
-        assert not _CANARY_RE.search(text), f"{where}{path}: {text!r}"
+        assert not CANARY_RE.search(text), f"{where}{path}: {text!r}"
         parts = re.split(r"[/=,]", text) if where == "stored" else [text]
         for part in parts:
             assert (
-                part in WORDS_ALLOWED
+                part in ALLOWED_WORDS
                 or part in known
                 or _shaped(part)
                 or (where == "stored" and part in ("", UPTIME_COLUMN))
@@ -1533,7 +1503,7 @@ def test_polling_fuzz(
         stored = hass_storage.get(STORAGE_KEY, {}).get("data")
         _check_output(stored, known, "stored")
         for record in records:
-            assert not _CANARY_RE.search(record.getMessage()), record.getMessage()
+            assert not CANARY_RE.search(record.getMessage()), record.getMessage()
 
     @settings(
         max_examples=EXAMPLES,

@@ -55,43 +55,32 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
-from custom_components.printernizer_stats import vocabulary
 from custom_components.printernizer_stats.const import (
     CONF_ENDPOINT,
     DOMAIN,
     EVENT_PRINTERNIZER_STATS,
     ISSUE_STORAGE,
 )
-from custom_components.printernizer_stats.counters import REJECT_REASONS
-from custom_components.printernizer_stats.delivery import (
-    REASONS,
-    Halt,
-    SharingStatus,
-    origin,
-)
+from custom_components.printernizer_stats.delivery import REASONS, origin
 from custom_components.printernizer_stats.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.printernizer_stats.errors import CannotConnectError
-from custom_components.printernizer_stats.privacy import ALLOWLIST, release
+from custom_components.printernizer_stats.privacy import release
 from custom_components.printernizer_stats.report import verify_report
 from custom_components.printernizer_stats.stats_api import validate_endpoint
 from custom_components.printernizer_stats.storage import STORAGE_KEY, parse
-from custom_components.printernizer_stats.submission import (
-    SubmissionManager,
-    SubmitReason,
-)
+from custom_components.printernizer_stats.submission import SubmissionManager
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
 from .conftest import API_KEY, advance, make_entry, serve, setup_entry
+from .seen import CANARY, CANARY_RE, WORDS
 
 START = "2026-11-02 10:00:00+00:00"
 pytestmark = pytest.mark.freeze_time(START)
 
-CANARY = "CANARY-Jane-Doe"
 # The canary in any case or spelling a parser might turn it into.
-_CANARY_RE = re.compile(r"canary|jane.?doe", re.IGNORECASE)
 SECTIONS = ("counters", "tracker", "facts", "delivery", "clock")
 # What the repair may say was dropped: our own unit words, never a value.
 _PART_RE = re.compile(
@@ -109,32 +98,6 @@ def stats_service() -> StatsServiceEmulator:
 # --- the words and shapes allowed in what the user sees ----------------------------
 
 
-def _words() -> frozenset[str]:
-    """Every word of our vocabularies, reason codes, states and stop reasons."""
-    words: set[str] = set()
-    for name in vocabulary.__all__:
-        value = getattr(vocabulary, name)
-        if isinstance(value, str):
-            words.add(value)
-        elif isinstance(value, tuple | frozenset):
-            words.update(value)
-        else:
-            words.update(value)
-            words.update(value.values())
-    for event_type, fields in ALLOWLIST.items():
-        words.add(event_type)
-        for key, field in fields.items():
-            words.add(key)
-            words.update(field.values)
-    words.update(REJECT_REASONS)
-    words.update(map(str, SharingStatus))
-    words.update(map(str, Halt))
-    words.update(map(str, SubmitReason))
-    words.update({"**REDACTED**", "1.0", "http", "https"})
-    return frozenset(words)
-
-
-WORDS = _words()
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME_RE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
@@ -224,7 +187,7 @@ class Outputs:
                 # Where a service is shown, by its origin (see the report).
                 continue
             assert self.allowed(text, key), f"{here}: {text!r}"
-            assert not _CANARY_RE.search(text), f"{here}: {text!r}"
+            assert not CANARY_RE.search(text), f"{here}: {text!r}"
 
 
 def _strings(
@@ -852,7 +815,7 @@ def test_storage_fuzz(
                 "submit_now",
             )
             for _, _, text in _strings(baseline[name])
-            if not _CANARY_RE.search(text)
+            if not CANARY_RE.search(text)
         ) | {
             origin(stats_service_url)
             for stats_service_url in (stats_endpoint, endpoint_b)
@@ -895,11 +858,11 @@ def test_storage_fuzz(
                 outputs.check(seen[name], admin=False, where=name)
                 assert "sent_reports" not in seen[name]
             for received in seen["received"]:
-                assert not _CANARY_RE.search(received["raw"])
+                assert not CANARY_RE.search(received["raw"])
                 report = json.loads(received["raw"])
                 verify_report(report)
                 outputs.check(report, admin=False, where="received")
-            assert not _CANARY_RE.search(seen["log"]), seen["log"]
+            assert not CANARY_RE.search(seen["log"]), seen["log"]
             for unit, kept in units.items():
                 if all(_intact(part, damaged) for part in _dependencies(unit)):
                     assert kept(seen), (unit, damaged)
