@@ -434,3 +434,28 @@ def test_devctl_refuses_while_home_assistant_runs(tmp_path: Path) -> None:
     assert devctl.running(config) is None
     with pytest.raises(SystemExit, match="does not share"):
         devctl.backdate(_dev_config(tmp_path / "off", consent_day=""), 2)
+
+
+async def test_every_action_is_described_with_an_icon(hass: HomeAssistant) -> None:
+    """Each registered action has a services.yaml entry, an icon, and an English and German name."""
+    assert await async_setup_component(hass, DOMAIN, {})
+    registered = set(hass.services.async_services_for_domain(DOMAIN))
+    services = yaml.safe_load(
+        (INTEGRATION / "services.yaml").read_text(encoding="utf-8")
+    )
+    icons = json.loads((INTEGRATION / "icons.json").read_text(encoding="utf-8"))
+    assert registered == {
+        "record_event",
+        "export",
+        "preview",
+        "submit_now",
+        "sent_reports",
+        "delete_all",
+    }
+    assert set(services) == registered
+    assert set(icons["services"]) == registered
+    for labels in (EN, DE):
+        assert set(labels["services"]) == registered
+        for name in registered:
+            assert labels["services"][name]["name"]
+            assert labels["services"][name]["description"]
