@@ -1091,3 +1091,92 @@ async def test_states_change_only_on_the_whole_minute(
     assert current.state == "1"
     assert current.last_changed == dt_util.parse_datetime("2026-11-30 00:54:00+00:00")
     assert current.last_updated == current.last_changed
+
+
+# --- hostile values from Printernizer (issue 15) ------------------------------------
+
+
+def _jobs_with(*changes: dict[str, Any]) -> Answer:
+    """The recorded list of three new jobs, the first ones changed as given."""
+    answer = recorded("03d_jobs_list_after_create.json")
+    jobs = [
+        job | (changes[index] if index < len(changes) else {})
+        for index, job in enumerate(answer.body["jobs"])
+    ]
+    return Answer(answer.status, answer.headers, answer.body | {"jobs": jobs})
+
+
+async def test_year_one_timestamp_skips_only_that_job(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job stamped year 1 (with an offset) next to good ones: they count, nothing fails."""
+    recording.answers["jobs"] = recorded("08b_jobs_list_after_restart.json")
+    await setup_entry(hass, recording_entry)
+    recording.answers["jobs"] = _jobs_with({"created_at": "0001-01-01T00:00:00+05:00"})
+    await poll(hass, freezer, 2)
+
+    assert (await export(hass))["totals"] == {"job_created": 2}
+    assert state(hass, PRINTERS) == "3"
+    assert loud(caplog) == []
+
+
+async def test_job_stamped_2099_never_hides_later_jobs(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """After a 2099 job and a Home Assistant restart, jobs created later are counted."""
+    recording.answers["jobs"] = recorded("08b_jobs_list_after_restart.json")
+    await setup_entry(hass, recording_entry)
+    recording.answers["jobs"] = _jobs_with({"created_at": "2099-01-01T00:00:00"})
+    await poll(hass, freezer)
+    await restart(hass, recording_entry)
+    await advance(hass, freezer, timedelta(seconds=SAVE_DELAY + 1))
+    assert hass_storage[DOMAIN]["data"]["tracker"]["job_mark"] < "2026-12-01"
+
+    answer = _jobs_with({"created_at": "2099-01-01T00:00:00"})
+    later = answer.body["jobs"][1] | {
+        "id": "a-later-job",
+        "created_at": "2026-11-30T01:10:00",
+    }
+    answer.body["jobs"].append(later)
+    recording.answers["jobs"] = answer
+    freezer.move_to("2026-11-30 01:11:00+00:00")
+    await poll(hass, freezer)
+
+    # Two good jobs at first, one more after the restart; never the 2099 one.
+    assert (await export(hass))["totals"]["job_created"] == 3
+
+
+async def test_absurd_uptime_is_not_a_reading_and_keeps_every_counter(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    recording: RecordedPrinternizer,
+    recording_entry: MockConfigEntry,
+) -> None:
+    """uptime_seconds 1e22 is dropped where it enters: after a restart all counters are kept."""
+    await setup_entry(hass, recording_entry)
+    for _ in range(5):
+        await hass.services.async_call(
+            DOMAIN, "record_event", {"event_type": "job_completed"}, blocking=True
+        )
+    recording.answers["system/info"] = recorded(
+        "01d_system_info.json", uptime_seconds=1e22
+    )
+    await poll(hass, freezer, 3)
+    await restart(hass, recording_entry)
+
+    export_data = await export(hass)
+    assert export_data["totals"] == {"job_completed": 5}
+    assert export_data["counters_by_day"][TODAY]["job_completed"]["count"] == 5
+    assert all(
+        minutes <= 24 * 60
+        for day in export_data["counters_by_day"].values()
+        if (minutes := day.get("printernizer_uptime_minutes")) is not None
+    )
