@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+import time
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
@@ -13,6 +14,7 @@ from custom_components.printernizer_stats.clock import (
     MAX_STEP,
     TOLERANCE,
     TrustedClock,
+    boot_seconds,
 )
 
 T0 = datetime(2026, 5, 4, 10, 30, tzinfo=UTC)
@@ -428,3 +430,20 @@ def test_clock_awake_and_asleep_is_always_real_time(
         boot += asleep.total_seconds()
         assert clock.now(real, boot) == real
         assert not clock.holding
+
+
+def test_boot_seconds_reads_clock_boottime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Linux's CLOCK_BOOTTIME when there is one; None without it or when reading fails."""
+    first = boot_seconds()
+    assert first is not None
+    assert first > 0
+    assert (second := boot_seconds()) is not None
+    assert second >= first
+
+    def refuse(clock_id: int) -> float:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(time, "clock_gettime", refuse)
+    assert boot_seconds() is None
+    monkeypatch.delattr(time, "CLOCK_BOOTTIME")
+    assert boot_seconds() is None

@@ -92,12 +92,6 @@ class EventIntake:
         self._counters.add_uptime(day.isoformat(), minutes)
         self._changed()
 
-    def day(self) -> str:
-        """The trusted UTC day events count in now."""
-        if not self._buckets_from <= time.time() < self._buckets_until:
-            self._refresh_buckets()
-        return self._buckets[0]
-
     def _refresh_buckets(self) -> None:
         """Work out the day and week, valid until the next UTC midnight or local week start.
 
