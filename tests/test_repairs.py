@@ -170,7 +170,8 @@ async def test_erasure_failing_issue(
     assert stats_service.deleted_ids == []
 
     stats_service.down = False
-    for _ in range(12):
+    # The next try comes within the backoff's cap (24 h, full jitter).
+    for _ in range(25):
         await advance(hass, freezer, timedelta(hours=1))
     assert len(stats_service.deleted_ids) == 1
     assert ir.async_get(hass).async_get_issue(DOMAIN, ISSUE_ERASURE) is None
