@@ -831,9 +831,9 @@ def test_storage_fuzz(
                 HealthCheck.data_too_large,
             ],
             database=None,
-        # The same examples on every run: CI checks the tallies below, which
-        # a new random draw could push under their floors.
-        derandomize=True,
+            # The same examples on every run: CI checks the tallies below, which
+            # a new random draw could push under their floors.
+            derandomize=True,
         )
         @given(st.data())
         def damaged_file(data: st.DataObject) -> None:
