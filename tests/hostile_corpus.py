@@ -6,7 +6,14 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+import math
 from typing import NoReturn
+
+from custom_components.printernizer_stats.printernizer import (
+    MAX_DURATION_SECONDS,
+    MAX_FILE_BYTES,
+    MAX_UPTIME_SECONDS,
+)
 
 # Upper-case letters, then digit/lower-case pairs: no vocabulary word, version or
 # key label can contain it, and a CamelCase error_type containing it has a digit
@@ -18,6 +25,33 @@ C = CANARY
 # for it case-insensitively.
 WORD_CANARY = "Qzvxkjwy"
 W = WORD_CANARY
+
+
+# Numbers at and beyond every bound a Printernizer value meets where it enters
+# (JSON can carry all of them: 1e400 parses to inf, 10**400 stays an int).
+NUMBER_EDGES: list[float | int] = [
+    0,
+    -0.0,
+    -1,
+    0.5,
+    1e22,
+    1e308,
+    -1e308,
+    10**400,
+    -(10**400),
+    2**63,
+    2**63 - 1,
+    -(2**63) - 1,
+    math.inf,
+    -math.inf,
+    math.nan,
+    MAX_DURATION_SECONDS,
+    MAX_DURATION_SECONDS + 1,
+    MAX_FILE_BYTES,
+    MAX_FILE_BYTES + 1,
+    MAX_UPTIME_SECONDS,
+    MAX_UPTIME_SECONDS + 0.5,
+]
 
 
 class CanaryStr(str):

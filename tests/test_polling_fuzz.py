@@ -57,7 +57,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 import json
 import logging
-import math
 import re
 from typing import Any
 import uuid
@@ -94,6 +93,7 @@ from custom_components.printernizer_stats.privacy import release
 from custom_components.printernizer_stats.storage import STORAGE_KEY
 
 from .conftest import FIXTURES, advance, load_fixture, make_entry, publish, serve
+from .hostile_corpus import NUMBER_EDGES
 from .seen import CANARY, CANARY_RE, WORDS as ALLOWED_WORDS
 
 START = "2026-11-30 00:53:00+00:00"
@@ -259,29 +259,7 @@ WORDS = [
     *vocabulary.FILE_STATUSES,
     *vocabulary.PRINTER_TYPES,
 ]
-EDGES = [
-    0,
-    -0.0,
-    -1,
-    0.5,
-    1e22,
-    1e308,
-    -1e308,
-    10**400,
-    -(10**400),
-    2**63,
-    2**63 - 1,
-    -(2**63) - 1,
-    math.inf,
-    -math.inf,
-    math.nan,
-    365 * 86_400,
-    365 * 86_400 + 1,
-    10**12,
-    10**12 + 1,
-    20 * 365 * 86_400,
-    20 * 365 * 86_400 + 0.5,
-]
+EDGES = NUMBER_EDGES
 OFFSETS = st.none() | st.integers(-(24 * 60 - 1), 24 * 60 - 1)
 TIMESTAMPS = st.builds(
     lambda moment, minutes, sep: moment.replace(

@@ -66,6 +66,7 @@ from custom_components.printernizer_stats.vocabulary import (
 )
 
 from .conftest import FIXTURES, load_fixture
+from .hostile_corpus import NUMBER_EDGES
 
 FUZZ = settings(
     max_examples=500,
@@ -128,31 +129,7 @@ TIMESTAMPS = st.builds(
     OFFSETS,
     st.sampled_from("T "),
 )
-EDGES = st.sampled_from(
-    [
-        0,
-        -0.0,
-        -1,
-        0.5,
-        1e22,
-        1e308,
-        -1e308,
-        10**400,
-        -(10**400),
-        2**63,
-        2**63 - 1,
-        -(2**63) - 1,
-        math.inf,
-        -math.inf,
-        math.nan,
-        MAX_DURATION_SECONDS,
-        MAX_DURATION_SECONDS + 1,
-        MAX_FILE_BYTES,
-        MAX_FILE_BYTES + 1,
-        MAX_UPTIME_SECONDS,
-        MAX_UPTIME_SECONDS + 0.5,
-    ]
-)
+EDGES = st.sampled_from(NUMBER_EDGES)
 WORDS = st.sampled_from(
     [
         "",
