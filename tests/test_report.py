@@ -1133,3 +1133,14 @@ def test_verify_report_accepts_every_built_report() -> None:
     """The builder's own reports pass (it calls verify_report itself)."""
     verify_report(_build())
     verify_report(_build(Tally()))
+
+
+@pytest.mark.parametrize("block", [None, "installation", "period", "usage_stats"])
+def test_verify_report_refuses_keys_in_another_order(block: str | None) -> None:
+    """The same keys in another order are not the builder's: a stored one is refused."""
+    built = _build()
+    target = built if block is None else built[block]
+    first = next(iter(target))
+    target[first] = target.pop(first)
+    with pytest.raises(ContractError, match="in its order"):
+        verify_report(built)

@@ -35,7 +35,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import cache
 import hashlib
 import json
 import random
@@ -46,16 +45,8 @@ import uuid
 
 from . import stored
 from .consent import Consent
-from .counters import Tally
 from .errors import ContractError
-from .report import (
-    MAX_REPORT_BYTES,
-    InstallationFacts,
-    Period,
-    build_report,
-    serialize_report,
-    verify_report,
-)
+from .report import MAX_REPORT_BYTES, UUID4_RE, Period, serialize_report, verify_report
 from .stats_api import (
     ERROR_CONNECTION,
     ERROR_INSECURE_REDIRECT,
@@ -66,7 +57,6 @@ from .stats_api import (
     validate_endpoint,
 )
 from .stored import Reading
-from .vocabulary import UNKNOWN, UNKNOWN_COUNTRY
 
 REPORT_DAYS: Final = 7
 RETENTION_DAYS: Final = 90
@@ -104,9 +94,6 @@ REASONS: Final = frozenset(
     }
 )
 
-_UUID_RE: Final = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-)
 _HTTP_REASON_RE: Final = re.compile(r"http_[1-5][0-9]{2}")
 _VERSION_RE: Final = re.compile(r"[0-9A-Za-z.+-]{1,32}")
 _SECTION: Final = "delivery"
@@ -746,7 +733,7 @@ class DeliveryState:
         old_ids = keep(
             "installation id at a service", stored.list_of, get("service_ids")
         )
-        state.recipients = _unique(
+        state.recipients = unique(
             [
                 *reading.each(
                     _SECTION,
@@ -803,7 +790,7 @@ def _sent_as_storage(sent: Sent) -> dict[str, Any]:
     }
 
 
-def _unique[T](items: list[T]) -> list[T]:
+def unique[T](items: list[T]) -> list[T]:
     """Items in order, each once."""
     return list(dict.fromkeys(items))
 
@@ -839,7 +826,7 @@ def _reason(value: object) -> str | None:
 def _installation_id(value: object) -> str | None:
     """An optional canonical UUID4."""
     text = stored.optional(value, str)
-    if text is not None and not _UUID_RE.fullmatch(text):
+    if text is not None and not UUID4_RE.fullmatch(text):
         raise ValueError("not an installation id")
     return text
 
@@ -887,37 +874,6 @@ def parse_recipient(value: object) -> Recipient:
     )
 
 
-# The report's objects whose keys the builder writes in a fixed order.
-_BLOCKS: Final = ("installation", "period", "printer_fleet", "usage_stats")
-
-
-def _key_order(report: Mapping[str, Any]) -> list[list[str]]:
-    """The order of the keys at the top and in each fixed block of a report."""
-    return [list(report), *(list(report[block]) for block in _BLOCKS)]
-
-
-@cache
-def _builder_key_order() -> list[list[str]]:
-    """The key order of a report the builder writes (any report: the order is fixed)."""
-    day = date(2000, 1, 3)
-    return _key_order(
-        build_report(
-            tally=Tally(),
-            period=Period(day, day + timedelta(days=REPORT_DAYS)),
-            installation=InstallationFacts(
-                installation_id="00000000-0000-4000-8000-000000000000",
-                first_seen=day,
-                app_version=UNKNOWN,
-                platform=UNKNOWN,
-                deployment_mode=UNKNOWN,
-                country_code=UNKNOWN_COUNTRY,
-            ),
-            fleet={},
-            today=day,
-        )
-    )
-
-
 def _verified_body(
     body: object, start: date, end: date, installation_id: str | None
 ) -> str:
@@ -933,12 +889,9 @@ def _verified_body(
         verify_report(report)
     except (ContractError, RecursionError) as err:
         raise ValueError("a stored report does not verify") from err
-    # Re-serialising keeps the stored key order: that order is checked too, so
-    # no byte of a stored report is left free to carry anything.
-    if (
-        serialize_report(report) != body.encode()
-        or _key_order(report) != _builder_key_order()
-    ):
+    # verify_report checked the keys' order; together with the builder's
+    # bytes no byte of a stored report is left free to carry anything.
+    if serialize_report(report) != body.encode():
         raise ValueError("a stored report is not in the builder's form")
     period = report["period"]
     if (
@@ -963,7 +916,7 @@ def _pending(installation_id: str | None) -> Any:
         key = item["idempotency_key"]
         if start is None or end is None or next_attempt is None or end <= start:
             raise ValueError("a pending report has no period")
-        if not (isinstance(key, str) and _UUID_RE.fullmatch(key)):
+        if not (isinstance(key, str) and UUID4_RE.fullmatch(key)):
             raise ValueError("a pending report is malformed")
         body = _verified_body(item["body"], start, end, installation_id)
         return PendingReport(

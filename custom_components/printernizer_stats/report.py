@@ -332,45 +332,46 @@ def check_report(report: Mapping[str, Any]) -> None:
 # --- our own rules: what a report built by this module looks like -------------
 
 _MIDNIGHT_RE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T00:00:00\+00:00")
-_UUID4_RE: Final = re.compile(
+# A random (version 4) UUID in canonical form: the only identifier a report carries.
+UUID4_RE: Final = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
-_KEYS: Final[Mapping[str, frozenset[str]]] = {
-    "report": frozenset(
-        {
-            "schema_version",
-            "submission_timestamp",
-            "installation",
-            "period",
-            "printer_fleet",
-            "usage_stats",
-            "error_summary",
-        }
+# The keys the builder writes, in the order it writes them: a stored report
+# read back must have both, so no byte of it is free to carry anything.
+_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    "report": (
+        "schema_version",
+        "submission_timestamp",
+        "installation",
+        "period",
+        "printer_fleet",
+        "usage_stats",
+        "error_summary",
     ),
-    "installation": frozenset(
-        {
-            "installation_id",
-            "first_seen",
-            "app_version",
-            "platform",
-            "deployment_mode",
-            "country_code",
-        }
+    "installation": (
+        "installation_id",
+        "first_seen",
+        "app_version",
+        "platform",
+        "deployment_mode",
+        "country_code",
     ),
-    "period": frozenset({"start", "end", "duration_days"}),
-    "printer_fleet": frozenset(
-        {"printer_count", "printer_types", "printer_type_counts"}
-    ),
-    "usage_stats": frozenset(
-        {"job_count", "file_count", "upload_count", "uptime_hours", "feature_usage"}
+    "period": ("start", "end", "duration_days"),
+    "printer_fleet": ("printer_count", "printer_types", "printer_type_counts"),
+    "usage_stats": (
+        "job_count",
+        "file_count",
+        "upload_count",
+        "uptime_hours",
+        "feature_usage",
     ),
 }
 
 
 def _exact(value: object, where: str) -> Mapping[str, Any]:
-    """An object with exactly the keys the builder writes."""
-    if not isinstance(value, Mapping) or set(value) != _KEYS[where]:
-        raise _fail(where, "not the keys this integration writes")
+    """An object with exactly the keys the builder writes, in its order."""
+    if not isinstance(value, Mapping) or tuple(value) != _KEYS[where]:
+        raise _fail(where, "not the keys this integration writes, in its order")
     return value
 
 
@@ -407,8 +408,9 @@ def verify_report(report: Mapping[str, Any]) -> None:
 
     Run on every built report and on every report read back from storage, so
     a hand-edited pending report (names, addresses, free text) is never shown
-    or sent: every word must come from our lists, every time must be a day
-    boundary, and the sums must agree.
+    or sent: the keys and their order must be the builder's, every word must
+    come from our lists, every time must be a day boundary, and the sums must
+    agree.
     """
     top = _exact(report, "report")
     if top["schema_version"] != SCHEMA_VERSION:
@@ -416,7 +418,7 @@ def verify_report(report: Mapping[str, Any]) -> None:
     _day_boundary(top["submission_timestamp"], "submission_timestamp")
     installation = _exact(top["installation"], "installation")
     installation_id = installation["installation_id"]
-    if not isinstance(installation_id, str) or not _UUID4_RE.fullmatch(installation_id):
+    if not isinstance(installation_id, str) or not UUID4_RE.fullmatch(installation_id):
         raise _fail("installation.installation_id", "not a random UUID4")
     _day_boundary(installation["first_seen"], "installation.first_seen")
     app_version = installation["app_version"]

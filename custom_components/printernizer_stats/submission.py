@@ -63,6 +63,7 @@ from .delivery import (
     Refused,
     SharingStatus,
     parse_recipient,
+    unique,
 )
 from .errors import (
     AuthFailedError,
@@ -116,11 +117,6 @@ _HALT_REASONS: Final = {
     Halt.AUTH_FAILED: SubmitReason.KEY_REFUSED,
     Halt.REJECTED: SubmitReason.REJECTED,
 }
-
-
-def _unique(recipients: list[Recipient]) -> list[Recipient]:
-    """Each recipient once, in order."""
-    return list(dict.fromkeys(recipients))
 
 
 def _platform() -> str:
@@ -617,7 +613,7 @@ class SubmissionManager:
             DATA_SERVICE_IDS: [
                 {"installation_id": r.installation_id, "endpoint": r.endpoint}
                 | ({"erase": True} if r in erasing else {})
-                for r in _unique(
+                for r in unique(
                     [*state.recipients, *(e.recipient for e in state.erasures)]
                 )
             ],
