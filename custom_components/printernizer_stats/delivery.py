@@ -69,9 +69,6 @@ MAX_WAIT: Final = timedelta(days=7)
 # and never more bytes than this in all.
 REPORTS_KEPT: Final = 12
 REPORT_BYTES_KEPT: Final = 40_960
-# Times within this of now are no sign of a clock that went back: trusted
-# time may step back a few minutes, and stored times are rounded up.
-CLOCK_SLACK: Final = timedelta(minutes=6)
 # An erasure that failed this often is shown to the user as a repair.
 ERASURE_ATTEMPTS_BEFORE_REPAIR: Final = 3
 # Stored as the reason when an outcome brings something that is not a code.
@@ -382,7 +379,10 @@ class DeliveryState:
         if pending is not None and pending.end > tomorrow:
             self.pending = pending = None
             changed = True
-        late = now + CLOCK_SLACK
+        # Times within stored.SLACK of now are no sign of a clock that went
+        # back: trusted time may step back a few minutes, stored times are
+        # rounded up.
+        late = now + stored.SLACK
         if self.last_request is not None and self.last_request > late:
             back = self.last_request - now
             self.last_request = now

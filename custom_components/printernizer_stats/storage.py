@@ -38,7 +38,7 @@ from .const import DOMAIN, ISSUE_STORAGE, LOGGER, SAVE_DELAY
 from .counters import UsageCounters
 from .delivery import DeliveryState
 from .printernizer import PrinternizerFacts
-from .stored import Damage, Reading
+from .stored import PARSE_ERRORS, Damage, Reading
 from .tracker import TransitionTracker
 
 STORAGE_KEY: Final = DOMAIN
@@ -69,7 +69,6 @@ class StoredData:
         }
 
 
-_ERRORS: Final = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
 SECTIONS: Final = ("counters", "tracker", "facts", "delivery", "clock")
 
 
@@ -99,12 +98,11 @@ def parse(
             return
         try:
             setattr(data, name, read(value))
-        except _ERRORS:
+        except PARSE_ERRORS:
             damage.drop(name, "whole section")
 
     section("clock", TrustedClock.from_storage)
-    reading = Reading(data.clock.now(wall, boot), damage=damage)
-    reading.ceiling = data.clock.ceiling
+    reading = Reading(data.clock.now(wall, boot), data.clock.ceiling, damage)
     section("counters", lambda value: UsageCounters.from_storage(value, reading))
     section("tracker", lambda value: TransitionTracker.from_storage(value, reading))
     section("facts", lambda value: PrinternizerFacts.from_storage(value, reading))

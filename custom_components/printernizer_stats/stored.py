@@ -32,7 +32,8 @@ _MOMENT_RE: Final = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
     r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
 )
-_ERRORS: Final = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+# What a parser of damaged input may raise; anything caught as "that unit is damaged".
+PARSE_ERRORS: Final = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
 
 
 class Damage:
@@ -79,11 +80,6 @@ class Reading:
     damage: Damage = field(default_factory=Damage)
 
     @property
-    def today(self) -> date:
-        """The trusted UTC day."""
-        return self.now.date()
-
-    @property
     def latest_day(self) -> date:
         """The last day a stored row may be for (tomorrow: time zones and slack)."""
         return max(self.now, self.ceiling or self.now).date() + timedelta(days=1)
@@ -101,7 +97,7 @@ class Reading:
         """Parse one unit; a damaged one is noted and gives None."""
         try:
             return parse(value)
-        except _ERRORS:
+        except PARSE_ERRORS:
             self.damage.drop(section, unit)
             return None
 
