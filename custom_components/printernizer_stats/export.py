@@ -16,7 +16,6 @@ from homeassistant.components.diagnostics import async_redact_data
 from .consent import CONSENT_VERSION
 from .coordinator import PrinternizerStatsRuntimeData
 from .delivery import origin
-from .stored import iso
 
 EXPORT_VERSION: Final = 3
 IDENTIFIERS: Final = frozenset({"installation_id", "submission_id", "idempotency_key"})
@@ -28,8 +27,7 @@ def build_export(data: PrinternizerStatsRuntimeData) -> dict[str, Any]:
     """Everything stored, plus the exact next report (the admin's view)."""
     stored = data.storage.data
     consent = data.submission.consent
-    state = stored.delivery
-    delivery = state.as_storage()
+    delivery = stored.delivery.as_storage()
     pending = delivery["pending"]
     return {
         "export_version": EXPORT_VERSION,
@@ -70,19 +68,18 @@ def build_export(data: PrinternizerStatsRuntimeData) -> dict[str, Any]:
                 key: pending[key]
                 for key in ("start", "end", "attempts", "next_attempt")
             },
+            # Where each id went, by the service's origin only (no path, no key).
             "ids_at_services": [
-                {"installation_id": r.installation_id, "service": origin(r.endpoint)}
-                for r in state.recipients
+                {
+                    "installation_id": r["installation_id"],
+                    "service": origin(r["endpoint"]),
+                }
+                for r in delivery["recipients"]
             ],
             "pending_erasures": [
-                {
-                    "installation_id": e.installation_id,
-                    "service": origin(e.endpoint),
-                    "attempts": e.attempts,
-                    "next_attempt": iso(e.next_attempt),
-                    "last_error": e.last_error,
-                }
-                for e in state.erasures
+                {key: value for key, value in e.items() if key != "endpoint"}
+                | {"service": origin(e["endpoint"])}
+                for e in delivery["erasures"]
             ],
         },
         "sent_reports": data.submission.sent_reports(),
