@@ -22,6 +22,7 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from custom_components.printernizer_stats.printernizer import (
+    MAX_UPTIME_SECONDS,
     File,
     Job,
     Printer,
@@ -31,7 +32,6 @@ from custom_components.printernizer_stats.privacy import clean_event
 from custom_components.printernizer_stats.stored import Damage, Reading
 from custom_components.printernizer_stats.tracker import (
     MAX_TRACKED,
-    MAX_UPTIME,
     RawEvent,
     TransitionTracker,
     UptimeCredit,
@@ -920,7 +920,7 @@ def test_tracker_uptime_credits_each_minute_once(interval: int, day_total: int) 
     [
         (3 * 86400, (date(2026, 11, 27), 720), 3 * 1440),
         (200 * 86400, (date(2026, 8, 31), 720), 91 * 1440),
-        (MAX_UPTIME.total_seconds(), (date(2026, 8, 31), 720), 91 * 1440),
+        (MAX_UPTIME_SECONDS, (date(2026, 8, 31), 720), 91 * 1440),
     ],
 )
 def test_tracker_uptime_credit_at_most_91_days_back(
@@ -938,7 +938,7 @@ def test_tracker_uptime_credit_at_most_91_days_back(
 
 @pytest.mark.parametrize(
     "seconds",
-    [-1, MAX_UPTIME.total_seconds() + 1, 1e22, float("nan"), float("inf")],
+    [-1, MAX_UPTIME_SECONDS + 1, 1e22, float("nan"), float("inf")],
 )
 def test_tracker_uptime_impossible_reading_ignored(seconds: float) -> None:
     """An uptime below zero, over 20 years, NaN or infinite is no reading: nothing changes."""

@@ -42,7 +42,7 @@ import re
 from typing import Any, Final
 
 from . import stored
-from .printernizer import File, Job, Printer
+from .printernizer import MAX_UPTIME_SECONDS, File, Job, Printer
 from .stored import Reading
 from .vocabulary import PRINTER_TYPES, UNKNOWN
 
@@ -60,8 +60,6 @@ RESTART_SLACK_STORED: Final = timedelta(minutes=2)
 # Uptime is credited at most this far back (older days are not kept anyway).
 MAX_CREDIT: Final = timedelta(days=91)
 MAX_PRINTERS: Final = 10_000
-# An uptime beyond this is not a reading (the client bounds it too).
-MAX_UPTIME: Final = timedelta(days=20 * 366)
 
 type RawEvent = tuple[str, dict[str, object]]
 # Minutes Printernizer was up, per UTC day.
@@ -378,7 +376,8 @@ class TransitionTracker:
         reading, per UTC day: after a Home Assistant restart within the same
         Printernizer run, the time Home Assistant was away counts too.
         """
-        if not 0 <= seconds <= MAX_UPTIME.total_seconds():
+        # An uptime beyond the client's own bound is not a reading.
+        if not 0 <= seconds <= MAX_UPTIME_SECONDS:
             return [], []
         started = now - timedelta(seconds=seconds)
         mono_start = mono - seconds
