@@ -215,10 +215,7 @@ class SubmissionManager:
         received a report (and the one configured now).
         """
         state = self._state
-        known = known | {self.endpoint}
-        keys = self._entry.data.get(DATA_SERVICE_KEYS)
-        if isinstance(keys, dict):
-            known |= {key for key in keys if isinstance(key, str)}
+        known = known | {self.endpoint} | set(self._entry_keys())
         recipients = [r for r in state.recipients if r.endpoint in known]
         erasures = [e for e in state.erasures if e.endpoint in known]
         if len(recipients) != len(state.recipients) or len(erasures) != len(
@@ -248,16 +245,25 @@ class SubmissionManager:
             )
         return recipients
 
+    def _entry_keys(self) -> dict[str, str]:
+        """The key used at each service, as the entry keeps it (input too: only strings count)."""
+        keys = self._entry.data.get(DATA_SERVICE_KEYS)
+        if not isinstance(keys, dict):
+            return {}
+        return {
+            endpoint: key
+            for endpoint, key in keys.items()
+            if isinstance(endpoint, str) and isinstance(key, str)
+        }
+
     def _client_for(self, endpoint: str) -> StatsServiceClient:
         """A client for one service, with the key used there (the configured one's: the current key)."""
         if endpoint == self.endpoint:
             return self._client
-        keys = self._entry.data.get(DATA_SERVICE_KEYS)
-        key = keys.get(endpoint) if isinstance(keys, dict) else None
         return StatsServiceClient(
             async_get_clientsession(self._hass),
             endpoint=endpoint,
-            api_key=key if isinstance(key, str) else "",
+            api_key=self._entry_keys().get(endpoint, ""),
             user_agent=self._user_agent,
         )
 
@@ -603,8 +609,7 @@ class SubmissionManager:
         endpoints = {r.endpoint for r in state.recipients} | {
             e.endpoint for e in state.erasures
         }
-        keys = self._entry.data.get(DATA_SERVICE_KEYS)
-        keys = keys if isinstance(keys, dict) else {}
+        keys = self._entry_keys()
         erasing = {e.recipient for e in state.erasures}
         wanted: dict[str, Any] = {
             DATA_REPORTED_UNTIL: None
