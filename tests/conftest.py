@@ -68,6 +68,30 @@ def load_fixture(name: str) -> Any:
     return json.loads((FIXTURES / "printernizer" / name).read_text(encoding="utf-8"))
 
 
+def load_recording(prefix: str) -> Any:
+    """The recording named `prefix`_*.json (tests/fixtures/printernizer), e.g. "03l"."""
+    (path,) = (FIXTURES / "printernizer").glob(f"{prefix}_*.json")
+    return load_fixture(path.name)
+
+
+def recorded_files_listing() -> dict[str, Any]:
+    """A /files page of the recorded file object in its listed forms.
+
+    /files never listed a file in the recordings; a printer's file has a
+    download time, in Printernizer's two timestamp formats.
+    """
+    upload = load_recording("04e")
+    return {
+        "files": [
+            upload,
+            upload | {"id": "p1_part.3mf", "downloaded_at": "2026-11-30 00:52:08"},
+            upload | {"id": "p2_part.3mf", "downloaded_at": "2026-11-30T00:52:09"},
+        ],
+        "total_count": 3,
+        "pagination": {"page": 1, "limit": 100, "total_items": 3, "total_pages": 1},
+    }
+
+
 def load_schema() -> dict[str, Any]:
     """The real statistics service's request schema (tests/fixtures/contract)."""
     schema: dict[str, Any] = json.loads(

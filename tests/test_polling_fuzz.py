@@ -92,7 +92,14 @@ from custom_components.printernizer_stats.printernizer import (
 from custom_components.printernizer_stats.privacy import release
 from custom_components.printernizer_stats.storage import STORAGE_KEY
 
-from .conftest import FIXTURES, advance, load_fixture, make_entry, publish, serve
+from .conftest import (
+    advance,
+    load_recording,
+    make_entry,
+    publish,
+    recorded_files_listing,
+    serve,
+)
 from .hostile_corpus import NUMBER_EDGES
 from .seen import CANARY, CANARY_RE, WORDS as ALLOWED_WORDS
 
@@ -113,39 +120,22 @@ LOGGERS = (
 # --- the recordings -------------------------------------------------------------------
 
 
-def _recorded(prefix: str) -> Any:
-    """The recording called `prefix`_*.json."""
-    (path,) = (FIXTURES / "printernizer").glob(f"{prefix}_*.json")
-    return load_fixture(path.name)
-
-
-UPLOAD = _recorded("04e")
+UPLOAD = load_recording("04e")
 RECORDED: dict[str, list[dict[str, Any]]] = {
-    "printers": [_recorded(p) for p in ("02d", "03q", "08c")],
+    "printers": [load_recording(p) for p in ("02d", "03q", "08c")],
     "jobs": [
-        _recorded(p) for p in ("03d", "03f", "03h", "03j", "03l", "03m", "03n", "08b")
+        load_recording(p)
+        for p in ("03d", "03f", "03h", "03j", "03l", "03m", "03n", "08b")
     ],
-    # /files never listed a file in the recordings: the recorded file object
-    # in its listed forms (a printer's file has a download time), and empty.
-    "files": [
-        {
-            "files": [
-                UPLOAD,
-                UPLOAD | {"id": "p1_part.3mf", "downloaded_at": "2026-11-30 00:52:08"},
-                UPLOAD | {"id": "p2_part.3mf", "downloaded_at": "2026-11-30T00:52:09"},
-            ],
-            "total_count": 3,
-            "pagination": {"page": 1, "limit": 100, "total_items": 3, "total_pages": 1},
-        },
-        _recorded("04a"),
-    ],
+    # The recorded file object in its listed forms (conftest), and empty.
+    "files": [recorded_files_listing(), load_recording("04a")],
 }
-HEALTH = [_recorded(p) for p in ("01", "06b", "08a")]
-SYSTEM_INFO = _recorded("01d")
-SHARING = _recorded("05b")
+HEALTH = [load_recording(p) for p in ("01", "06b", "08a")]
+SYSTEM_INFO = load_recording("01d")
+SHARING = load_recording("05b")
 # The recorded completed job, the template of each example's new job.
 JOB_TEMPLATE = next(
-    job for job in _recorded("03l")["jobs"] if job["status"] == "completed"
+    job for job in load_recording("03l")["jobs"] if job["status"] == "completed"
 )
 # The recorded printers: id -> type.
 PRINTER_IDS = {p["id"]: p["printer_type"] for p in RECORDED["printers"][0]["printers"]}
@@ -1561,7 +1551,7 @@ def _undamaged(poll: datetime) -> Plan:
         sharing=_encode(SHARING, poll, True),
         listings={
             "printers": listing("printers", RECORDED["printers"][0]),
-            "jobs": listing("jobs", _recorded("03l")),
+            "jobs": listing("jobs", load_recording("03l")),
             "files": listing("files", RECORDED["files"][0]),
         },
         new_job={},

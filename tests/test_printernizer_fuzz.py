@@ -65,7 +65,7 @@ from custom_components.printernizer_stats.vocabulary import (
     UNKNOWN,
 )
 
-from .conftest import FIXTURES, load_fixture
+from .conftest import load_recording, recorded_files_listing
 from .hostile_corpus import NUMBER_EDGES
 
 FUZZ = settings(
@@ -80,29 +80,12 @@ def auto_enable_custom_integrations() -> None:
     """Override conftest's: parsing is free of Home Assistant."""
 
 
-def _recorded(prefix: str) -> Any:
-    """The recording called `prefix`_*.json."""
-    (path,) = (FIXTURES / "printernizer").glob(f"{prefix}_*.json")
-    return load_fixture(path.name)
-
-
-UPLOAD = _recorded("04e")
 LISTINGS: dict[str, list[dict[str, Any]]] = {
-    "printers": [_recorded(p) for p in ("02d", "03q", "08c")],
-    "jobs": [_recorded(p) for p in ("03d", "03f", "03h", "03j", "03l", "03m", "03n")],
-    # /files never listed a file in the recordings: the recorded file object in
-    # its two listed forms (a printer's file has a download time).
-    "files": [
-        {
-            "files": [
-                UPLOAD,
-                UPLOAD | {"id": "p1_part.3mf", "downloaded_at": "2026-11-30 00:52:08"},
-                UPLOAD | {"id": "p2_part.3mf", "downloaded_at": "2026-11-30T00:52:09"},
-            ],
-            "total_count": 3,
-            "pagination": {"page": 1, "limit": 100, "total_items": 3, "total_pages": 1},
-        }
+    "printers": [load_recording(p) for p in ("02d", "03q", "08c")],
+    "jobs": [
+        load_recording(p) for p in ("03d", "03f", "03h", "03j", "03l", "03m", "03n")
     ],
+    "files": [recorded_files_listing()],
 }
 PARSERS = {"printers": parse_printers, "jobs": parse_jobs, "files": parse_files}
 FIELDS = sorted(
@@ -511,7 +494,7 @@ def test_fuzz_parse_time_any_value(value: object) -> None:
             ["1", "0", " 7 ", "\u0661", "²", "9" * 400, "1e300", "inf", "nan"]
         ),
     ),
-    st.sampled_from([_recorded("06a"), _recorded("06c")]),
+    st.sampled_from([load_recording("06a"), load_recording("06c")]),
     JSON | EDGES,
     st.booleans(),
 )
@@ -541,7 +524,7 @@ def test_fuzz_retry_after(
 
 @FUZZ
 @given(
-    st.sampled_from([_recorded(p) for p in ("01", "01d", "05b", "06b", "08a")]),
+    st.sampled_from([load_recording(p) for p in ("01", "01d", "05b", "06b", "08a")]),
     st.sampled_from(["status", "version", "uptime_seconds", "opted_in", "extra"]),
     JSON | EDGES,
     st.booleans(),
