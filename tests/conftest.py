@@ -24,13 +24,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.file import WriteError
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    MockUser,
     async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -49,6 +50,7 @@ from custom_components.printernizer_stats.const import (
     CONF_ENDPOINT,
     CONF_URL,
     DOMAIN,
+    SERVICE_RECORD_EVENT,
 )
 from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator, create_app
@@ -282,6 +284,27 @@ def full_disk(while_: Callable[[], bool] = lambda: True) -> Iterator[None]:
 
     with patch.object(Store, "_async_write_data", write):
         yield
+
+
+async def call_action(
+    hass: HomeAssistant,
+    service: str,
+    data: Any = None,
+    *,
+    user: MockUser | None = None,
+    user_id: str | None = None,
+) -> Any:
+    """Call one of our actions as a user (with a response, where it has one) and wait for it."""
+    if user is not None:
+        user_id = user.id
+    return await hass.services.async_call(
+        DOMAIN,
+        service,
+        data if data is not None else {},
+        blocking=True,
+        context=Context(user_id=user_id),
+        return_response=service != SERVICE_RECORD_EVENT,
+    )
 
 
 async def opt_out(hass: HomeAssistant, entry: MockConfigEntry) -> None:

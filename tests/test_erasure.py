@@ -15,7 +15,7 @@ from unittest.mock import patch
 import uuid
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
@@ -40,6 +40,7 @@ from simulator.stats_service import StatsServiceEmulator
 from .conftest import (
     API_KEY,
     advance,
+    call_action,
     make_entry,
     next_minute,
     opt_out,
@@ -117,13 +118,7 @@ async def change_endpoint(
 
 async def delete_all(hass: HomeAssistant, user: MockUser) -> dict[str, Any]:
     """The delete_all action, as an admin."""
-    answer = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_DELETE_ALL,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=user.id),
-    )
+    answer = await call_action(hass, SERVICE_DELETE_ALL, user=user)
     assert answer is not None
     return dict(answer)
 

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import Unauthorized
 from homeassistant.util import dt as dt_util
 import pytest
@@ -33,7 +33,7 @@ from custom_components.printernizer_stats.diagnostics import (
 )
 from simulator.stats_service import StatsServiceEmulator, Submission
 
-from .conftest import advance, opt_out, restart, setup_entry
+from .conftest import advance, call_action, opt_out, restart, setup_entry
 
 # Seconds past the minute: the action shows whole minutes, never the second.
 START = "2026-11-02 08:00:17+00:00"
@@ -53,13 +53,7 @@ def minute_up(moment: datetime) -> str:
 
 async def sent_reports(hass: HomeAssistant, user: MockUser) -> list[dict[str, Any]]:
     """The action's answer for `user`."""
-    response = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_SENT_REPORTS,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=user.id),
-    )
+    response = await call_action(hass, SERVICE_SENT_REPORTS, user=user)
     assert response is not None
     reports: list[dict[str, Any]] = response["reports"]  # type: ignore[assignment]
     return reports
@@ -67,13 +61,7 @@ async def sent_reports(hass: HomeAssistant, user: MockUser) -> list[dict[str, An
 
 async def export(hass: HomeAssistant, user: MockUser) -> dict[str, Any]:
     """The export action's answer for `user` (no file)."""
-    response = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_EXPORT,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=user.id),
-    )
+    response = await call_action(hass, SERVICE_EXPORT, user=user)
     assert response is not None
     return dict(response)
 
@@ -189,13 +177,7 @@ async def test_delete_all_leaves_none(
     await weeks_of_reports(hass, freezer, 2)
     assert len(await sent_reports(hass, hass_admin_user)) == 2
 
-    answer = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_DELETE_ALL,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=hass_admin_user.id),
-    )
+    answer = await call_action(hass, SERVICE_DELETE_ALL, user=hass_admin_user)
     assert answer is not None
     assert answer["deleted"]["submissions"] == 2
     assert answer["service_erasure"] == "erased"

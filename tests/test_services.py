@@ -13,7 +13,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import EVENT_CALL_SERVICE
-from homeassistant.core import Context, Event, HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import (
     HomeAssistantError,
     ServiceValidationError,
@@ -42,7 +42,7 @@ from custom_components.printernizer_stats.errors import (
 from custom_components.printernizer_stats.vocabulary import EVENT_TYPES
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import API_KEY, advance, make_entry, publish, setup_entry
+from .conftest import API_KEY, advance, call_action, make_entry, publish, setup_entry
 
 NOW = "2026-11-04T10:00:00+00:00"
 TODAY = "2026-11-04"
@@ -51,27 +51,6 @@ PRINTERS = "sensor.printernizer_usage_statistics_printers"
 SUBMISSION = "custom_components.printernizer_stats.submission.SubmissionManager"
 
 pytestmark = pytest.mark.freeze_time(NOW)
-
-
-async def _call(
-    hass: HomeAssistant,
-    service: str,
-    data: Any = None,
-    *,
-    user: MockUser | None = None,
-    user_id: str | None = None,
-) -> Any:
-    """Call one of our actions (with a response, where it has one) and wait for it."""
-    if user is not None:
-        user_id = user.id
-    return await hass.services.async_call(
-        DOMAIN,
-        service,
-        data if data is not None else {},
-        blocking=True,
-        context=Context(user_id=user_id),
-        return_response=service != SERVICE_RECORD_EVENT,
-    )
 
 
 @pytest.fixture
@@ -114,7 +93,7 @@ async def test_record_event(
     service_calls: list[Event],
 ) -> None:
     """Valid input, numbers or range labels, is counted under our own words."""
-    await _call(
+    await call_action(
         hass,
         SERVICE_RECORD_EVENT,
         {
@@ -122,7 +101,7 @@ async def test_record_event(
             "metadata": {"printer_type": "Bambu_Lab ", "duration_minutes": 95},
         },
     )
-    await _call(
+    await call_action(
         hass,
         SERVICE_RECORD_EVENT,
         {
@@ -130,11 +109,11 @@ async def test_record_event(
             "metadata": {"printer_type": "prusa_core", "duration_minutes": "1-3h"},
         },
     )
-    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "file_downloaded"})
+    await call_action(hass, SERVICE_RECORD_EVENT, {"event_type": "file_downloaded"})
     await advance(hass, freezer, timedelta(seconds=1))
     assert len(service_calls) == 3
 
-    export = await _call(hass, SERVICE_EXPORT)
+    export = await call_action(hass, SERVICE_EXPORT)
     assert export["counters_by_day"] == {
         TODAY: {
             "file_downloaded": {"count": 1, "metadata": {}},
@@ -252,7 +231,7 @@ async def test_record_event_refused(
 ) -> None:
     """Any bad part refuses the whole call before Home Assistant records it."""
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, SERVICE_RECORD_EVENT, data)
+        await call_action(hass, SERVICE_RECORD_EVENT, data)
     await hass.async_block_till_done()
 
     assert err.value.translation_domain == DOMAIN
@@ -264,7 +243,7 @@ async def test_record_event_refused(
         assert text not in message
         assert text not in json.dumps(placeholders)
     assert service_calls == []
-    export = await _call(hass, SERVICE_EXPORT)
+    export = await call_action(hass, SERVICE_EXPORT)
     assert export["counters_by_day"] == {}
     assert export["totals"] == {}
     assert export["rejected_events"] == {}
@@ -276,7 +255,7 @@ async def test_record_event_refuses_non_mapping(
 ) -> None:
     """Service data that is not a mapping is refused without repeating it."""
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, SERVICE_RECORD_EVENT, ["Jane Doe"])
+        await call_action(hass, SERVICE_RECORD_EVENT, ["Jane Doe"])
 
     assert err.value.translation_key == "invalid_metadata"
     assert service_calls == []
@@ -287,7 +266,7 @@ async def test_record_event_unknown_key_message(
 ) -> None:
     """An unknown key is named by its position, never by its text."""
     with pytest.raises(ServiceValidationError) as err:
-        await _call(
+        await call_action(
             hass,
             SERVICE_RECORD_EVENT,
             {
@@ -310,7 +289,7 @@ async def test_export(
     snapshot: SnapshotAssertion,
 ) -> None:
     """The export holds everything stored and the next report, never a key or address."""
-    await _call(
+    await call_action(
         hass,
         SERVICE_RECORD_EVENT,
         {"event_type": "job_completed", "metadata": {"printer_type": "octoprint"}},
@@ -324,10 +303,10 @@ async def test_export(
     )
     await hass.async_block_till_done()
 
-    export = await _call(hass, SERVICE_EXPORT)
+    export = await call_action(hass, SERVICE_EXPORT)
 
     assert export == snapshot
-    assert export["next_report"] == (await _call(hass, SERVICE_PREVIEW))["report"]
+    assert export["next_report"] == (await call_action(hass, SERVICE_PREVIEW))["report"]
     text = json.dumps(export)
     for secret in (API_KEY, stats_endpoint, printernizer_url, "127.0.0.1", "Jane"):
         assert secret not in text
@@ -353,7 +332,7 @@ async def test_export_writes_private_file(
     """An admin gets a new owner-only file (its folder made if needed)."""
     target = export_dirs / "exports" / "printernizer.json"
 
-    export = await _call(
+    export = await call_action(
         hass, SERVICE_EXPORT, {"path": str(target)}, user=hass_admin_user
     )
 
@@ -375,7 +354,9 @@ async def test_export_never_overwrites(
     target.chmod(0o644)
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, SERVICE_EXPORT, {"path": str(target)}, user=hass_admin_user)
+        await call_action(
+            hass, SERVICE_EXPORT, {"path": str(target)}, user=hass_admin_user
+        )
 
     assert err.value.translation_key == "path_exists"
     assert err.value.translation_placeholders == {"path": str(target)}
@@ -405,7 +386,7 @@ async def test_export_path_refused(
     }[where]
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, SERVICE_EXPORT, {"path": path})
+        await call_action(hass, SERVICE_EXPORT, {"path": path})
 
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "path_not_allowed"
@@ -427,7 +408,7 @@ async def test_export_write_failure(hass: HomeAssistant, export_dirs: Path) -> N
         ),
         pytest.raises(HomeAssistantError) as err,
     ):
-        await _call(hass, SERVICE_EXPORT, {"path": str(target)})
+        await call_action(hass, SERVICE_EXPORT, {"path": str(target)})
 
     # Our words (translated), never the operating system's text.
     assert err.value.translation_key == "export_disk_full"
@@ -449,11 +430,11 @@ async def test_export_file_admin_only(
     target = export_dirs / "export.json"
 
     with pytest.raises(Unauthorized):
-        await _call(hass, SERVICE_EXPORT, {"path": str(target)}, user_id=user_id)
+        await call_action(hass, SERVICE_EXPORT, {"path": str(target)}, user_id=user_id)
 
     assert not target.exists()
     if user_id == hass_read_only_user.id:
-        export = await _call(hass, SERVICE_EXPORT, user_id=user_id)
+        export = await call_action(hass, SERVICE_EXPORT, user_id=user_id)
         assert "next_report" in export
         # Identifiers and the reports that were sent are for admins only.
         assert "sent_reports" not in export
@@ -466,12 +447,12 @@ async def test_export_file_admin_only(
 @pytest.mark.usefixtures("init_integration")
 async def test_preview(hass: HomeAssistant) -> None:
     """Preview is the export's next report; not sharing, it is what sharing from today would send."""
-    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
+    await call_action(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
 
-    preview = await _call(hass, SERVICE_PREVIEW)
+    preview = await call_action(hass, SERVICE_PREVIEW)
 
     assert preview["sharing_status"] == "opted_out"
-    assert preview["report"] == (await _call(hass, SERVICE_EXPORT))["next_report"]
+    assert preview["report"] == (await call_action(hass, SERVICE_EXPORT))["next_report"]
     assert preview["report"]["period"]["start"] == f"{TODAY}T00:00:00+00:00"
     assert preview["report"]["usage_stats"]["job_count"] == 1
 
@@ -483,9 +464,9 @@ async def test_submit_now(
     hass_admin_user: MockUser,
 ) -> None:
     """An admin sends now; a second request within the hour is deferred, not sent."""
-    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
+    await call_action(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
 
-    response = await _call(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
+    response = await call_action(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
 
     assert response == {
         "submitted": True,
@@ -501,7 +482,7 @@ async def test_submit_now(
         "duration_days": 1,
     }
 
-    response = await _call(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
+    response = await call_action(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
 
     assert response == {
         "submitted": False,
@@ -523,14 +504,14 @@ async def test_admin_actions_refuse_non_admin(
     user_id: str,
 ) -> None:
     """A non-admin or unknown user may neither send nor delete."""
-    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
+    await call_action(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
     user_id = hass_read_only_user.id if user_id == "read_only" else user_id
 
     with pytest.raises(Unauthorized):
-        await _call(hass, service, user_id=user_id)
+        await call_action(hass, service, user_id=user_id)
 
     assert stats_service.log == []
-    assert (await _call(hass, SERVICE_EXPORT))["totals"] == {"job_completed": 1}
+    assert (await call_action(hass, SERVICE_EXPORT))["totals"] == {"job_completed": 1}
 
 
 @pytest.mark.usefixtures("init_integration")
@@ -540,7 +521,7 @@ async def test_submit_now_not_opted_in(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Without consent nothing is sent, and the answer says why (no error)."""
-    response = await _call(hass, SERVICE_SUBMIT_NOW)
+    response = await call_action(hass, SERVICE_SUBMIT_NOW)
 
     assert response == {
         "submitted": False,
@@ -564,7 +545,7 @@ async def test_submit_now_nothing_to_submit(
         make_entry(printernizer_url, {**opted_in_options, "consent_day": "2026-11-03"}),
     )
 
-    response = await _call(hass, SERVICE_SUBMIT_NOW)
+    response = await call_action(hass, SERVICE_SUBMIT_NOW)
 
     assert (response["submitted"], response["reason"]) == (False, "nothing_due")
     assert stats_service.log == []
@@ -585,9 +566,9 @@ async def test_submit_now_refused(
     """A refused key or report stops sending; the answer says so, twice, with one request."""
     stats_service.fail_next(status)
 
-    response = await _call(hass, SERVICE_SUBMIT_NOW)
+    response = await call_action(hass, SERVICE_SUBMIT_NOW)
     assert (response["submitted"], response["reason"]) == (False, reason)
-    again = await _call(hass, SERVICE_SUBMIT_NOW)
+    again = await call_action(hass, SERVICE_SUBMIT_NOW)
     assert (again["submitted"], again["reason"]) == (False, reason)
     assert [entry[2] for entry in stats_service.log] == [status]
     assert not [r for r in _ours(caplog) if r.levelname == "ERROR"]
@@ -600,7 +581,7 @@ async def test_submit_now_failed(
     """A failed delivery says when it is retried, as an answer."""
     stats_service.fail_next(503)
 
-    response = await _call(hass, SERVICE_SUBMIT_NOW)
+    response = await call_action(hass, SERVICE_SUBMIT_NOW)
 
     assert response == {
         "submitted": False,
@@ -629,7 +610,7 @@ async def test_submit_now_other_errors(
         patch(f"{SUBMISSION}.async_submit_now", side_effect=error),
         pytest.raises(HomeAssistantError) as err,
     ):
-        await _call(hass, SERVICE_SUBMIT_NOW)
+        await call_action(hass, SERVICE_SUBMIT_NOW)
 
     assert err.value.translation_key == translation_key
     assert message in str(err.value)
@@ -642,13 +623,13 @@ async def test_delete_all(
     hass_admin_user: MockUser,
 ) -> None:
     """Deleting wipes local data, rotates the id and erases what the service received."""
-    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
-    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_created"})
-    await _call(hass, SERVICE_SUBMIT_NOW)
-    old_id = (await _call(hass, SERVICE_EXPORT))["submission"]["installation_id"]
+    await call_action(hass, SERVICE_RECORD_EVENT, {"event_type": "job_completed"})
+    await call_action(hass, SERVICE_RECORD_EVENT, {"event_type": "job_created"})
+    await call_action(hass, SERVICE_SUBMIT_NOW)
+    old_id = (await call_action(hass, SERVICE_EXPORT))["submission"]["installation_id"]
     assert stats_service.submissions_for(old_id)
 
-    response = await _call(hass, SERVICE_DELETE_ALL, user=hass_admin_user)
+    response = await call_action(hass, SERVICE_DELETE_ALL, user=hass_admin_user)
     await hass.async_block_till_done()
 
     assert response == {
@@ -663,7 +644,7 @@ async def test_delete_all(
     }
     assert stats_service.deleted_ids == [old_id]
     assert stats_service.submissions_for(old_id) == []
-    export = await _call(hass, SERVICE_EXPORT)
+    export = await call_action(hass, SERVICE_EXPORT)
     assert export["counters_by_day"] == {}
     assert export["totals"] == {}
     assert export["submission"]["installation_id"] not in (None, old_id)
@@ -683,15 +664,15 @@ async def test_delete_all_erasure_pending(
     stats_service: StatsServiceEmulator,
 ) -> None:
     """While the service is down the id is kept and asked again later."""
-    await _call(hass, SERVICE_SUBMIT_NOW)
-    old_id = (await _call(hass, SERVICE_EXPORT))["submission"]["installation_id"]
+    await call_action(hass, SERVICE_SUBMIT_NOW)
+    old_id = (await call_action(hass, SERVICE_EXPORT))["submission"]["installation_id"]
     stats_service.down = True
 
-    response = await _call(hass, SERVICE_DELETE_ALL)
+    response = await call_action(hass, SERVICE_DELETE_ALL)
 
     assert response["service_erasure"] == "pending"
     assert response["installation_id_rotated"] is True
-    submission = (await _call(hass, SERVICE_EXPORT))["submission"]
+    submission = (await call_action(hass, SERVICE_EXPORT))["submission"]
     assert [e["installation_id"] for e in submission["pending_erasures"]] == [old_id]
     assert submission["installation_id"] != old_id
     publish(hass)
@@ -703,7 +684,9 @@ async def test_delete_all_erasure_pending(
     await advance(hass, freezer, timedelta(hours=1, minutes=1))
 
     assert stats_service.deleted_ids == [old_id]
-    assert (await _call(hass, SERVICE_EXPORT))["submission"]["pending_erasures"] == []
+    assert (await call_action(hass, SERVICE_EXPORT))["submission"][
+        "pending_erasures"
+    ] == []
 
 
 @pytest.mark.usefixtures("init_integration")
@@ -711,9 +694,9 @@ async def test_delete_all_never_shared(
     hass: HomeAssistant, stats_service: StatsServiceEmulator
 ) -> None:
     """Without an id ever sent the service is not contacted."""
-    await _call(hass, SERVICE_RECORD_EVENT, {"event_type": "job_created"})
+    await call_action(hass, SERVICE_RECORD_EVENT, {"event_type": "job_created"})
 
-    response = await _call(hass, SERVICE_DELETE_ALL)
+    response = await call_action(hass, SERVICE_DELETE_ALL)
 
     assert response == {
         "deleted": {"days": 1, "events": 1, "submissions": 0},
@@ -726,7 +709,7 @@ async def test_delete_all_never_shared(
         },
     }
     assert stats_service.log == []
-    assert (await _call(hass, SERVICE_EXPORT))["totals"] == {}
+    assert (await call_action(hass, SERVICE_EXPORT))["totals"] == {}
 
 
 SERVICE_CALLS = [
@@ -751,7 +734,7 @@ async def test_actions_when_not_loaded(
     await hass.async_block_till_done()
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, service, data)
+        await call_action(hass, service, data)
 
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "not_loaded"
@@ -765,7 +748,7 @@ async def test_actions_without_entry(
     assert await async_setup_component(hass, DOMAIN, {})
 
     with pytest.raises(ServiceValidationError) as err:
-        await _call(hass, service, data)
+        await call_action(hass, service, data)
 
     assert err.value.translation_key == "not_loaded"
 
@@ -816,7 +799,7 @@ async def test_record_event_refused_over_rest_is_400(
     assert message in await response.text()
     assert "Jane" not in await response.text()
     assert not [r for r in _ours(caplog) if r.levelno >= logging.ERROR or r.exc_info]
-    assert (await _call(hass, SERVICE_EXPORT))["totals"] == {}
+    assert (await call_action(hass, SERVICE_EXPORT))["totals"] == {}
 
 
 @pytest.mark.usefixtures("init_integration")

@@ -65,7 +65,15 @@ from custom_components.printernizer_stats.stored import Damage, Reading
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import advance, full_disk, make_entry, next_minute, restart, setup_entry
+from .conftest import (
+    advance,
+    call_action,
+    full_disk,
+    make_entry,
+    next_minute,
+    restart,
+    setup_entry,
+)
 
 MANIFEST = "custom_components/printernizer_stats/manifest.json"
 NOW = "2026-11-20 12:00:00+00:00"
@@ -350,18 +358,11 @@ async def _unload(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
 
 
-async def _call(hass: HomeAssistant, service: str) -> Any:
-    """Call one of our actions (as Home Assistant itself: an admin) for its answer."""
-    return await hass.services.async_call(
-        DOMAIN, service, {}, blocking=True, return_response=True
-    )
-
-
 async def _outputs(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
     """What the user can see: export, preview and diagnostics (each must answer)."""
     return {
-        "export": await _call(hass, "export"),
-        "preview": await _call(hass, "preview"),
+        "export": await call_action(hass, "export"),
+        "preview": await call_action(hass, "preview"),
         "diagnostics": await async_get_config_entry_diagnostics(hass, entry),
     }
 
@@ -1789,7 +1790,7 @@ async def test_tampered_pending_report_is_neither_shown_nor_sent(
     assert report["usage_stats"]["job_count"] == 4
     assert outputs["export"]["next_report"] == report
 
-    answer = await _call(hass, "submit_now")
+    answer = await call_action(hass, "submit_now")
     assert answer["submitted"] is True
     assert answer["reason"] == "sent"
     (submission,) = stats_service.submissions
@@ -1803,7 +1804,7 @@ async def test_tampered_pending_report_is_neither_shown_nor_sent(
         assert word not in received
     assert len(stats_service.log) == 1
     # It is kept as sent: byte for byte what the service received.
-    (sent,) = (await _call(hass, "sent_reports"))["reports"][:1]
+    (sent,) = (await call_action(hass, "sent_reports"))["reports"][:1]
     assert sent["body"].encode() == submission.raw
     assert sent["period"] == {"start": "2026-11-10", "end": "2026-11-17"}
 
@@ -1940,7 +1941,7 @@ async def test_tampered_kept_report_is_dropped(
     hass_storage[STORAGE_KEY] = _current(data)
     await setup_entry(hass, entry)
     assert _parts(hass) == "delivery: sent report"
-    reports = (await _call(hass, "sent_reports"))["reports"]
+    reports = (await call_action(hass, "sent_reports"))["reports"]
     assert [report["submission_id"] for report in reports] == ["2"]
     assert reports[0]["body"] == PENDING_REPORT
     shown = _shown(await _outputs(hass, entry), caplog) + json.dumps(reports)
@@ -1971,14 +1972,14 @@ async def test_clock_mark_in_2031_loses_no_day(
     await setup_entry(hass, mock_config_entry)
     assert _parts(hass) is None
     assert _data(mock_config_entry).clock.holding
-    export = await _call(hass, "export")
+    export = await call_action(hass, "export")
     assert export["counters_by_day"] == {"2026-11-19": {"job_completed": _event(5)}}
     assert export["totals"] == {"job_completed": 5}
 
     await _fire(hass, "job_completed", 2)
     await next_minute(hass, freezer)
     assert hass.states.get(JOBS_COMPLETED).state == "7"
-    export = await _call(hass, "export")
+    export = await call_action(hass, "export")
     assert export["counters_by_day"] == {
         "2026-11-19": {"job_completed": _event(5)},
         TODAY: {"job_completed": _event(2)},
@@ -1989,7 +1990,7 @@ async def test_clock_mark_in_2031_loses_no_day(
     await advance(hass, freezer, timedelta(hours=26))
     assert not _data(mock_config_entry).clock.holding
     await _fire(hass, "job_completed")
-    export = await _call(hass, "export")
+    export = await call_action(hass, "export")
     assert export["counters_by_day"] == {
         "2026-11-19": {"job_completed": _event(5)},
         TODAY: {"job_completed": _event(2)},
@@ -2019,7 +2020,7 @@ async def test_day_keys_that_are_no_ascii_dates_are_dropped(
     hass_storage[STORAGE_KEY] = _current({"counters": counters})
     await setup_entry(hass, mock_config_entry)
     assert _parts(hass) == "counters: day row (2)"
-    export = await _call(hass, "export")
+    export = await call_action(hass, "export")
     assert export["counters_by_day"] == {"2026-11-19": {"job_completed": _event(3)}}
     assert export["totals"] == {"job_completed": 6}
     await _unload(hass, mock_config_entry)
@@ -2063,7 +2064,7 @@ async def test_records_in_2031_are_clamped_to_now(
     assert delivery.last_request == datetime(2026, 11, 20, 12, 6, tzinfo=UTC)
     assert delivery.last_success == datetime(2026, 11, 20, 12, 6, tzinfo=UTC)
     assert hass.states.get(LAST_SUBMISSION).state == "2026-11-20T12:06:00+00:00"
-    answer = await _call(hass, "submit_now")
+    answer = await call_action(hass, "submit_now")
     assert (answer["reason"], answer["next_allowed"]) == (
         "too_soon",
         "2026-11-20T13:06:00+00:00",

@@ -48,7 +48,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -74,7 +74,7 @@ from custom_components.printernizer_stats.submission import SubmissionManager
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import API_KEY, advance, make_entry, serve, setup_entry
+from .conftest import API_KEY, advance, call_action, make_entry, serve, setup_entry
 from .seen import CANARY, CANARY_RE, WORDS
 
 START = "2026-11-02 10:00:00+00:00"
@@ -518,15 +518,15 @@ async def _real_run(
     for _ in range(8):
         _a_day_of_use(hass, printernizer, day := day + 1)
         await advance(hass, freezer, timedelta(hours=6))
-    assert (await _call(hass, "submit_now"))["submitted"]
+    assert (await call_action(hass, "submit_now"))["submitted"]
     # delete_all while B cannot erase: the first id waits at B.
     service_b.fail_next(503, times=10**6, endpoint="delete")
-    await _call(hass, "delete_all")
+    await call_action(hass, "delete_all")
     # A day later the new id's first report also goes to B, then A is configured.
     for _ in range(4):
         _a_day_of_use(hass, printernizer, day := day + 1)
         await advance(hass, freezer, timedelta(hours=6))
-    assert (await _call(hass, "submit_now"))["submitted"]
+    assert (await call_action(hass, "submit_now"))["submitted"]
     hass.config_entries.async_update_entry(
         entry, options={**entry.options, CONF_ENDPOINT: endpoint_a}
     )
@@ -549,18 +549,6 @@ async def _real_run(
 # --- one example ------------------------------------------------------------------
 
 
-async def _call(hass: HomeAssistant, service: str, user: MockUser | None = None) -> Any:
-    """One of our actions, for its answer (no user: Home Assistant itself, an admin)."""
-    return await hass.services.async_call(
-        DOMAIN,
-        service,
-        {},
-        blocking=True,
-        context=Context(user_id=user.id if user else None),
-        return_response=True,
-    )
-
-
 async def _look(
     hass: HomeAssistant, entry: MockConfigEntry, user: MockUser
 ) -> dict[str, Any]:
@@ -571,13 +559,13 @@ async def _look(
         if state.entity_id.startswith("sensor.printernizer_usage_statistics")
     }
     return {
-        "export": await _call(hass, "export"),
-        "preview": await _call(hass, "preview"),
+        "export": await call_action(hass, "export"),
+        "preview": await call_action(hass, "preview"),
         "diagnostics": await async_get_config_entry_diagnostics(hass, entry),
-        "sent_reports": await _call(hass, "sent_reports"),
+        "sent_reports": await call_action(hass, "sent_reports"),
         "states": json.loads(json.dumps(states, default=str)),
-        "user_export": await _call(hass, "export", user),
-        "user_preview": await _call(hass, "preview", user),
+        "user_export": await call_action(hass, "export", user=user),
+        "user_preview": await call_action(hass, "preview", user=user),
     }
 
 
@@ -639,7 +627,7 @@ class Example:
         seen["pending"] = (
             None if pending is None else (pending.idempotency_key, pending.body)
         )
-        seen["submit_now"] = await _call(hass, "submit_now")
+        seen["submit_now"] = await call_action(hass, "submit_now")
         seen["received"] = [
             {"raw": s.raw.decode(), "key": s.idempotency_key}
             for s in self.service_a.submissions

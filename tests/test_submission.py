@@ -12,7 +12,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -40,6 +40,7 @@ from simulator.stats_service import StatsServiceEmulator
 
 from .conftest import (
     advance,
+    call_action,
     full_disk,
     load_schema,
     make_entry,
@@ -413,13 +414,7 @@ async def test_submit_now_with_a_full_disk(
     with full_disk():
         await entry.runtime_data.storage.async_commit()
         with pytest.raises(HomeAssistantError) as err:
-            await hass.services.async_call(
-                DOMAIN,
-                "submit_now",
-                blocking=True,
-                return_response=True,
-                context=Context(user_id=hass_admin_user.id),
-            )
+            await call_action(hass, "submit_now", user=hass_admin_user)
     assert err.value.translation_key == "storage_unwritable"
     assert stats_service.log == []
 
@@ -429,13 +424,7 @@ async def _submit_now(
 ) -> dict[str, Any]:
     """Call submit_now as an admin; an expected outcome is an answer and logs no ERROR."""
     caplog.clear()
-    response = await hass.services.async_call(
-        DOMAIN,
-        "submit_now",
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=user.id),
-    )
+    response = await call_action(hass, "submit_now", user=user)
     assert response is not None
     # The emulator's own access log cannot format a frozen time on Python 3.14
     # (aiohttp's "Error in logging"): that is the test server, not Home Assistant.

@@ -18,7 +18,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -36,7 +36,7 @@ from custom_components.printernizer_stats.const import (
 )
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, advance, next_minute, setup_entry
+from .conftest import CONSENT_DAY, advance, call_action, next_minute, setup_entry
 
 # Awake from 20:00 to 04:00 UTC (across midnight, so a day change happens
 # awake), suspended from 04:00 to 20:00: 8 h awake, 16 h asleep, for 30 days.
@@ -184,13 +184,7 @@ async def test_reauthentication_sends_the_waiting_report_within_a_minute(
     before = state.last_request
     stats_service.api_keys = {"new-key"}
 
-    answer = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_SUBMIT_NOW,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=hass_admin_user.id),
-    )
+    answer = await call_action(hass, SERVICE_SUBMIT_NOW, user=hass_admin_user)
     assert answer is not None
     assert answer["reason"] == "key_refused"
     refused_at = dt_util.utcnow()

@@ -23,7 +23,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.core import Context, HomeAssistant
+from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -45,7 +45,7 @@ from custom_components.printernizer_stats.storage import STORAGE_KEY
 from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import API_KEY, CONSENT_DAY, full_disk, make_entry, settle
+from .conftest import API_KEY, CONSENT_DAY, call_action, full_disk, make_entry, settle
 
 SEED = 20261102
 START = "2026-11-02 07:30:00+00:00"
@@ -392,13 +392,7 @@ async def test_a_year_of_reports(
 
     # The reports kept as sent: exactly the newest REPORTS_KEPT the service
     # stored (a resend is the same report, once), newest first, byte for byte.
-    response = await hass.services.async_call(
-        DOMAIN,
-        SERVICE_SENT_REPORTS,
-        blocking=True,
-        return_response=True,
-        context=Context(user_id=hass_admin_user.id),
-    )
+    response = await call_action(hass, SERVICE_SENT_REPORTS, user=hass_admin_user)
     assert response is not None
     kept: list[dict[str, Any]] = response["reports"]  # type: ignore[assignment]
     stored: dict[str | None, bytes] = {}
