@@ -50,6 +50,7 @@ from custom_components.printernizer_stats.const import (
     CONF_ENDPOINT,
     CONF_URL,
     DOMAIN,
+    SERVICE_EXPORT,
     SERVICE_RECORD_EVENT,
 )
 from custom_components.printernizer_stats.storage import STORAGE_KEY
@@ -305,6 +306,15 @@ async def call_action(
         context=Context(user_id=user_id),
         return_response=service != SERVICE_RECORD_EVENT,
     )
+
+
+async def export_answer(
+    hass: HomeAssistant, user: MockUser | None = None
+) -> dict[str, Any]:
+    """The export action's answer (no user: Home Assistant itself, an admin)."""
+    response = await call_action(hass, SERVICE_EXPORT, user=user)
+    assert response is not None
+    return dict(response)
 
 
 async def opt_out(hass: HomeAssistant, entry: MockConfigEntry) -> None:

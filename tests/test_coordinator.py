@@ -28,7 +28,6 @@ from custom_components.printernizer_stats.const import (
     ISSUE_RECORDER,
     SAVE_DELAY,
     SCAN_INTERVAL,
-    SERVICE_EXPORT,
     SLOW_POLL_INTERVAL,
 )
 from custom_components.printernizer_stats.counters import UsageCounters
@@ -37,6 +36,7 @@ from simulator.printernizer import PrinternizerSimulator
 from .conftest import (
     FIXTURES,
     advance,
+    export_answer,
     load_fixture,
     make_entry,
     next_minute,
@@ -184,18 +184,9 @@ async def recording_entry(
 # --- helpers ----------------------------------------------------------------------
 
 
-async def export(hass: HomeAssistant) -> dict[str, Any]:
-    """The export action's answer."""
-    response = await hass.services.async_call(
-        DOMAIN, SERVICE_EXPORT, {}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return dict(response)
-
-
 async def today(hass: HomeAssistant) -> dict[str, Any]:
     """Today's counters from the export (all polls here stay within one UTC day)."""
-    return dict((await export(hass))["counters_by_day"].get(TODAY, {}))
+    return dict((await export_answer(hass))["counters_by_day"].get(TODAY, {}))
 
 
 async def poll(
@@ -285,7 +276,7 @@ async def test_recorded_jobs_counted_through_statuses(
     # Ran 19 s on the bambu_lab printer; failed at once on a prusa_core one.
     assert counts["job_completed"] == typed("bambu_lab", duration_minutes={"0-15m": 1})
     assert counts["job_failed"] == typed("prusa_core", duration_minutes={"0-15m": 1})
-    assert (await export(hass))["totals"] == {
+    assert (await export_answer(hass))["totals"] == {
         "job_created": 3,
         "job_completed": 1,
         "job_failed": 1,
@@ -315,7 +306,10 @@ async def test_recorded_jobs_read_across_pages(
     assert recording.count("jobs") - before == 2
     await poll(hass, freezer, 2)
 
-    assert (await export(hass))["totals"] == {"job_completed": 1, "job_failed": 1}
+    assert (await export_answer(hass))["totals"] == {
+        "job_completed": 1,
+        "job_failed": 1,
+    }
     counts = await today(hass)
     assert counts["job_completed"] == typed("bambu_lab", duration_minutes={"0-15m": 1})
     assert counts["job_failed"] == typed("prusa_core", duration_minutes={"0-15m": 1})
@@ -333,7 +327,7 @@ async def test_recorded_printernizer_restart_counts_nothing(
     await setup_entry(hass, recording_entry)
     recording.answers["jobs"] = recorded("03l_jobs_list_final.json")
     await poll(hass, freezer)
-    totals = (await export(hass))["totals"]
+    totals = (await export_answer(hass))["totals"]
     assert totals == {"job_completed": 1}
 
     recording.answers["health"] = recorded("08a_health_after_restart.json")
@@ -341,7 +335,7 @@ async def test_recorded_printernizer_restart_counts_nothing(
     recording.answers["printers"] = recorded("08c_printers_list_after_restart.json")
     await poll(hass, freezer, 3)
 
-    assert (await export(hass))["totals"] == totals
+    assert (await export_answer(hass))["totals"] == totals
     assert state(hass, PRINTERS) == "3"
     assert state(hass, COMPLETED_WEEK) == "1"
 
@@ -399,10 +393,10 @@ async def test_recorded_version_kept_as_release(
 ) -> None:
     """A source install's version counts as its release; a bare commit hash as unknown."""
     await setup_entry(hass, recording_entry)
-    assert (await export(hass))["printernizer"]["app_version"] == "2.42.0"
+    assert (await export_answer(hass))["printernizer"]["app_version"] == "2.42.0"
     recording.answers["health"] = recorded("01_health.json", version=version)
     await poll(hass, freezer)
-    assert (await export(hass))["printernizer"]["app_version"] == expected
+    assert (await export_answer(hass))["printernizer"]["app_version"] == expected
 
 
 async def test_recorded_printernizer_shares_too(
@@ -432,7 +426,7 @@ async def test_recorded_printernizer_shares_too(
     await advance(hass, freezer, SLOW_POLL_INTERVAL)
     assert attributes(hass, SHARING)["printernizer_shares_too"] is True
     assert state(hass, PRINTERS) == "3"
-    export_data = await export(hass)
+    export_data = await export_answer(hass)
     assert export_data["printernizer"]["shares_statistics"] is True
     # No uptime was read since: none was credited.
     assert (await today(hass)).get("printernizer_uptime_minutes") == minutes
@@ -461,7 +455,7 @@ async def test_recorded_rate_limit_resumes_with_refused_listing(
     recording.requests.clear()
     await poll(hass, freezer)
     assert recording.requests == ["health", "jobs", "files", "system/info", "printers"]
-    assert (await export(hass))["totals"] == {"job_created": 3}
+    assert (await export_answer(hass))["totals"] == {"job_created": 3}
     await poll(hass, freezer)
     assert recording.requests[5:] == [
         "health",
@@ -610,11 +604,11 @@ async def test_ha_restart_counts_transition_once(
     await poll(hass, freezer)
     recording.answers["jobs"] = recorded("03j_jobs_list_after_job2_failed.json")
     await poll(hass, freezer)
-    assert (await export(hass))["totals"] == {"job_created": 3, "job_failed": 1}
+    assert (await export_answer(hass))["totals"] == {"job_created": 3, "job_failed": 1}
 
     await restart(hass, recording_entry)
     await poll(hass, freezer, 2)
-    assert (await export(hass))["totals"] == {"job_created": 3, "job_failed": 1}
+    assert (await export_answer(hass))["totals"] == {"job_created": 3, "job_failed": 1}
 
     # Completed while Home Assistant was stopped.
     assert await hass.config_entries.async_unload(recording_entry.entry_id)
@@ -623,7 +617,7 @@ async def test_ha_restart_counts_transition_once(
     await poll(hass, freezer, 2)
     await restart(hass, recording_entry)
     await poll(hass, freezer)
-    export_data = await export(hass)
+    export_data = await export_answer(hass)
     assert export_data["totals"] == {
         "job_created": 3,
         "job_failed": 1,
@@ -657,7 +651,7 @@ async def test_ha_restart_files_downloaded_once(
 
     await restart(hass, mock_config_entry)
     await poll(hass, freezer)
-    assert (await export(hass))["totals"] == {"file_downloaded": 1}
+    assert (await export_answer(hass))["totals"] == {"file_downloaded": 1}
     stored = hass_storage[DOMAIN]["data"]["tracker"]
     assert stored["file_mark"] is not None
     assert file_id not in json.dumps(hass_storage[DOMAIN])
@@ -667,7 +661,7 @@ async def test_ha_restart_files_downloaded_once(
     printernizer.add_file(status="downloaded", size=500_000)
     await setup_entry(hass, mock_config_entry)
     await poll(hass, freezer, 2)
-    assert (await export(hass))["totals"] == {"file_downloaded": 2}
+    assert (await export_answer(hass))["totals"] == {"file_downloaded": 2}
     assert state(hass, DOWNLOADED_WEEK) == "2"
 
 
@@ -766,7 +760,7 @@ async def test_deployment_mode_derived(
     ):
         await setup_entry(hass, make_entry(url, entry_options))
     assert state(hass, PRINTERS) == "3"
-    export_data = await export(hass)
+    export_data = await export_answer(hass)
     assert export_data["printernizer"]["deployment_mode"] == expected
     assert export_data["next_report"]["installation"]["deployment_mode"] == expected
 
@@ -801,7 +795,7 @@ async def test_poll_request_budget(
     assert requests["/api/v1/system/info"] == 30
     # At most every ten minutes: at 10, 20 and 30 minutes after set-up.
     assert requests["/api/v1/usage-stats/status"] == 3
-    assert sum((await export(hass))["totals"].values()) > 0
+    assert sum((await export_answer(hass))["totals"].values()) > 0
 
 
 async def test_uptime_minutes_are_printernizer_real_uptime(
@@ -855,7 +849,7 @@ async def test_rate_limited_one_in_three(
         ]
         assert unavailable == []
 
-    export_data = await export(hass)
+    export_data = await export_answer(hass)
     assert export_data["totals"] == {
         "job_created": 1,
         "job_completed": 1,
@@ -926,7 +920,7 @@ async def test_weekly_counters_start_again_each_week(
     printernizer.add_job(status="failed")
     await poll(hass, freezer)
     assert [state(hass, e) for e in (CREATED_WEEK, FAILED_WEEK)] == ["1", "1"]
-    assert (await export(hass))["totals"] == {
+    assert (await export_answer(hass))["totals"] == {
         "job_created": 2,
         "job_completed": 1,
         "job_failed": 1,
@@ -965,7 +959,7 @@ async def test_bus_events_recorded_leniently(
     fire(EVENT_PRINTERNIZER_STATS, {"event_type": "job_created", "metadata": [1]})
     await advance(hass, freezer, timedelta(seconds=1))
 
-    export_data = await export(hass)
+    export_data = await export_answer(hass)
     assert export_data["totals"] == {"job_completed": 3, "job_created": 1}
     assert export_data["rejected_events"] == {
         "unknown_key": 1,
@@ -1013,7 +1007,7 @@ async def test_bus_events_kept_by_recorder_raise_repair(
         await hass.async_block_till_done()
     issue = issue_registry.async_get_issue(DOMAIN, ISSUE_RECORDER)
     assert (issue is None) is excluded
-    assert (await export(hass))["totals"] == {"app_start": 1}
+    assert (await export_answer(hass))["totals"] == {"app_start": 1}
 
 
 async def test_days_beyond_retention_pruned_at_start(
@@ -1035,7 +1029,7 @@ async def test_days_beyond_retention_pruned_at_start(
         },
     }
     await setup_entry(hass, mock_config_entry)
-    export_data = await export(hass)
+    export_data = await export_answer(hass)
     assert list(export_data["counters_by_day"]) == ["2026-11-29"]
     assert export_data["totals"] == {"job_completed": 3}
     assert state(hass, COMPLETED_TOTAL) == "3"
@@ -1119,7 +1113,7 @@ async def test_year_one_timestamp_skips_only_that_job(
     recording.answers["jobs"] = _jobs_with({"created_at": "0001-01-01T00:00:00+05:00"})
     await poll(hass, freezer, 2)
 
-    assert (await export(hass))["totals"] == {"job_created": 2}
+    assert (await export_answer(hass))["totals"] == {"job_created": 2}
     assert state(hass, PRINTERS) == "3"
     assert loud(caplog) == []
 
@@ -1151,7 +1145,7 @@ async def test_job_stamped_2099_never_hides_later_jobs(
     await poll(hass, freezer)
 
     # Two good jobs at first, one more after the restart; never the 2099 one.
-    assert (await export(hass))["totals"]["job_created"] == 3
+    assert (await export_answer(hass))["totals"]["job_created"] == 3
 
 
 async def test_absurd_uptime_is_not_a_reading_and_keeps_every_counter(
@@ -1172,7 +1166,7 @@ async def test_absurd_uptime_is_not_a_reading_and_keeps_every_counter(
     await poll(hass, freezer, 3)
     await restart(hass, recording_entry)
 
-    export_data = await export(hass)
+    export_data = await export_answer(hass)
     assert export_data["totals"] == {"job_completed": 5}
     assert export_data["counters_by_day"][TODAY]["job_completed"]["count"] == 5
     assert all(

@@ -26,9 +26,7 @@ from custom_components.printernizer_stats.const import (
     CONF_ENDPOINT,
     DATA_SERVICE_IDS,
     DATA_SERVICE_KEYS,
-    DOMAIN,
     SERVICE_DELETE_ALL,
-    SERVICE_EXPORT,
 )
 from custom_components.printernizer_stats.delivery import Recipient, origin
 from custom_components.printernizer_stats.diagnostics import (
@@ -41,6 +39,7 @@ from .conftest import (
     API_KEY,
     advance,
     call_action,
+    export_answer,
     make_entry,
     next_minute,
     opt_out,
@@ -262,11 +261,8 @@ async def _shows_pending_at(
     assert "/submit" not in service
     assert hass.states.get(SHARING).attributes["pending_erasures"] == {service: 1}
 
-    export = await hass.services.async_call(
-        DOMAIN, SERVICE_EXPORT, blocking=True, return_response=True
-    )
-    assert export is not None
-    (pending,) = export["submission"]["pending_erasures"]  # type: ignore[index]
+    export = await export_answer(hass)
+    (pending,) = export["submission"]["pending_erasures"]
     assert pending["installation_id"] == installation_id
     assert pending["service"] == service
     assert API_KEY not in json.dumps(export)

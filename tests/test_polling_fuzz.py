@@ -73,11 +73,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.printernizer_stats import vocabulary
-from custom_components.printernizer_stats.const import (
-    DOMAIN,
-    SCAN_INTERVAL,
-    SERVICE_EXPORT,
-)
+from custom_components.printernizer_stats.const import SCAN_INTERVAL
 from custom_components.printernizer_stats.coordinator import FAILURES_BEFORE_UNAVAILABLE
 from custom_components.printernizer_stats.counters import UPTIME_COLUMN
 from custom_components.printernizer_stats.diagnostics import (
@@ -94,6 +90,7 @@ from custom_components.printernizer_stats.storage import STORAGE_KEY
 
 from .conftest import (
     advance,
+    export_answer,
     load_recording,
     make_entry,
     publish,
@@ -1170,15 +1167,6 @@ def _check_output(value: object, known: frozenset[str], where: str) -> None:
 # --- the test ------------------------------------------------------------------------------
 
 
-async def _export(hass: HomeAssistant) -> dict[str, Any]:
-    """The export action's answer."""
-    response = await hass.services.async_call(
-        DOMAIN, SERVICE_EXPORT, {}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return dict(response)
-
-
 def _states(hass: HomeAssistant) -> dict[str, Any]:
     """Our sensors' states and attributes as the next whole minute shows them."""
     publish(hass)
@@ -1195,7 +1183,7 @@ async def _outputs(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any
     return json.loads(
         json.dumps(
             {
-                "export": await _export(hass),
+                "export": await export_answer(hass),
                 "diagnostics": await async_get_config_entry_diagnostics(hass, entry),
                 "states": _states(hass),
                 "device": device.sw_version,
@@ -1318,7 +1306,7 @@ def test_polling_fuzz(
         limit = dt_util.utcnow().replace(tzinfo=None) + timedelta(days=1)
         assert all(mark is None or mark <= limit for mark in marks.values()), marks
         printernizer.plan = plan
-        export = await _export(hass)
+        export = await export_answer(hass)
         before = Before(
             failures=coordinator.failures,
             success=coordinator.last_update_success,

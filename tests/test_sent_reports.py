@@ -24,7 +24,6 @@ from custom_components.printernizer_stats.const import (
     DOMAIN,
     EVENT_PRINTERNIZER_STATS,
     SERVICE_DELETE_ALL,
-    SERVICE_EXPORT,
     SERVICE_SENT_REPORTS,
 )
 from custom_components.printernizer_stats.delivery import REPORTS_KEPT, RETENTION_DAYS
@@ -33,7 +32,7 @@ from custom_components.printernizer_stats.diagnostics import (
 )
 from simulator.stats_service import StatsServiceEmulator, Submission
 
-from .conftest import advance, call_action, opt_out, restart, setup_entry
+from .conftest import advance, call_action, export_answer, opt_out, restart, setup_entry
 
 # Seconds past the minute: the action shows whole minutes, never the second.
 START = "2026-11-02 08:00:17+00:00"
@@ -57,13 +56,6 @@ async def sent_reports(hass: HomeAssistant, user: MockUser) -> list[dict[str, An
     assert response is not None
     reports: list[dict[str, Any]] = response["reports"]  # type: ignore[assignment]
     return reports
-
-
-async def export(hass: HomeAssistant, user: MockUser) -> dict[str, Any]:
-    """The export action's answer for `user` (no file)."""
-    response = await call_action(hass, SERVICE_EXPORT, user=user)
-    assert response is not None
-    return dict(response)
 
 
 async def weeks_of_reports(
@@ -183,7 +175,7 @@ async def test_delete_all_leaves_none(
     assert answer["service_erasure"] == "erased"
 
     assert await sent_reports(hass, hass_admin_user) == []
-    assert (await export(hass, hass_admin_user))["sent_reports"] == []
+    assert (await export_answer(hass, hass_admin_user))["sent_reports"] == []
     await restart(hass, entry)
     assert await sent_reports(hass, hass_admin_user) == []
 
@@ -205,7 +197,7 @@ async def test_opting_out_leaves_none(
     assert await sent_reports(hass, hass_admin_user) == []
     await restart(hass, entry)
     assert await sent_reports(hass, hass_admin_user) == []
-    assert (await export(hass, hass_admin_user))["sent_reports"] == []
+    assert (await export_answer(hass, hass_admin_user))["sent_reports"] == []
 
 
 async def test_sent_reports_for_admins_only(
@@ -225,8 +217,8 @@ async def test_sent_reports_for_admins_only(
     with pytest.raises(Unauthorized):
         await sent_reports(hass, hass_read_only_user)
 
-    assert (await export(hass, hass_admin_user))["sent_reports"] == reports
-    theirs = await export(hass, hass_read_only_user)
+    assert (await export_answer(hass, hass_admin_user))["sent_reports"] == reports
+    theirs = await export_answer(hass, hass_read_only_user)
     assert "sent_reports" not in theirs
     seen = json.dumps(theirs)
     installation_id = reports[0]["installation_id"]

@@ -31,12 +31,18 @@ from custom_components.printernizer_stats.const import (
     CONF_API_KEY,
     DOMAIN,
     EVENT_PRINTERNIZER_STATS,
-    SERVICE_EXPORT,
     SERVICE_SUBMIT_NOW,
 )
 from simulator.stats_service import StatsServiceEmulator
 
-from .conftest import CONSENT_DAY, advance, call_action, next_minute, setup_entry
+from .conftest import (
+    CONSENT_DAY,
+    advance,
+    call_action,
+    export_answer,
+    next_minute,
+    setup_entry,
+)
 
 # Awake from 20:00 to 04:00 UTC (across midnight, so a day change happens
 # awake), suspended from 04:00 to 20:00: 8 h awake, 16 h asleep, for 30 days.
@@ -135,13 +141,10 @@ async def test_a_month_of_sleeping_host_delivers_every_week_once(
         days = [start + timedelta(days=i) for i in range(7)]
         assert report["usage_stats"]["job_count"] == sum(fired[d] for d in days)
     # And every day holds exactly the events of that UTC day.
-    export = await hass.services.async_call(
-        DOMAIN, SERVICE_EXPORT, blocking=True, return_response=True
-    )
-    assert export is not None
+    export = await export_answer(hass)
     counted = {
         day: row["job_completed"]["count"]
-        for day, row in export["counters_by_day"].items()  # type: ignore[union-attr]
+        for day, row in export["counters_by_day"].items()
         if "job_completed" in row
     }
     assert counted == {d.isoformat(): n for d, n in sorted(fired.items())}
