@@ -85,7 +85,6 @@ from custom_components.printernizer_stats.printernizer import (
     MAX_RESPONSE_BYTES,
     PAGE_LIMIT,
 )
-from custom_components.printernizer_stats.privacy import release
 from custom_components.printernizer_stats.storage import STORAGE_KEY
 
 from .conftest import (
@@ -98,7 +97,7 @@ from .conftest import (
     serve,
 )
 from .hostile_corpus import NUMBER_EDGES
-from .seen import CANARY, CANARY_RE, WORDS as ALLOWED_WORDS
+from .seen import CANARY, CANARY_RE, WORDS as ALLOWED_WORDS, shaped
 
 START = "2026-11-30 00:53:00+00:00"
 pytestmark = pytest.mark.freeze_time(START)
@@ -1105,34 +1104,6 @@ class Printernizer:
 # --- what may be seen -----------------------------------------------------------------
 
 
-_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME_RE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
-)
-_WEEK_RE = re.compile(r"[0-9]{4}-W[0-9]{2}")
-_UUID4_RE = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-)
-_NUMBER_RE = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
-
-
-def _shaped(text: str) -> bool:
-    """A real ASCII day, time or week, an id, a number or a release."""
-    if _DAY_RE.fullmatch(text) or _TIME_RE.fullmatch(text):
-        try:
-            datetime.fromisoformat(text)
-        except ValueError:
-            return False
-        return True
-    return (
-        bool(_WEEK_RE.fullmatch(text))
-        or bool(_UUID4_RE.fullmatch(text))
-        or bool(_NUMBER_RE.fullmatch(text))
-        or release(text) == text
-    )
-
-
 def _strings(value: object, path: str = "") -> Iterator[tuple[str, str]]:
     """(path, string) for every key and string in a JSON-like value."""
     if isinstance(value, str):
@@ -1159,7 +1130,7 @@ def _check_output(value: object, known: frozenset[str], where: str) -> None:
             assert (
                 part in ALLOWED_WORDS
                 or part in known
-                or _shaped(part)
+                or shaped(part)
                 or (where == "stored" and part in ("", UPTIME_COLUMN))
             ), f"{where}{path}: {text!r}"
 

@@ -66,7 +66,6 @@ from custom_components.printernizer_stats.diagnostics import (
     async_get_config_entry_diagnostics,
 )
 from custom_components.printernizer_stats.errors import CannotConnectError
-from custom_components.printernizer_stats.privacy import release
 from custom_components.printernizer_stats.report import verify_report
 from custom_components.printernizer_stats.stats_api import validate_endpoint
 from custom_components.printernizer_stats.storage import STORAGE_KEY, parse
@@ -75,7 +74,7 @@ from simulator.printernizer import PrinternizerSimulator
 from simulator.stats_service import StatsServiceEmulator
 
 from .conftest import API_KEY, advance, call_action, make_entry, serve, setup_entry
-from .seen import CANARY, CANARY_RE, WORDS
+from .seen import CANARY, CANARY_RE, WORDS, shaped
 
 START = "2026-11-02 10:00:00+00:00"
 pytestmark = pytest.mark.freeze_time(START)
@@ -98,41 +97,10 @@ def stats_service() -> StatsServiceEmulator:
 # --- the words and shapes allowed in what the user sees ----------------------------
 
 
-_DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME_RE = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
-    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"
-)
-_WEEK_RE = re.compile(r"[0-9]{4}-W[0-9]{2}")
-_UUID4_RE = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _NUMBER_RE = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?")
 # A reason as delivery.py keeps one: one of its codes, or an HTTP status.
 _HTTP_REASON_RE = re.compile(r"http_[1-5][0-9]{2}")
-
-
-def _is_day(text: str) -> bool:
-    """An ASCII ISO day that is a real date."""
-    if not _DAY_RE.fullmatch(text):
-        return False
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_time(text: str) -> bool:
-    """An ASCII ISO time (with or without an offset) that is a real time."""
-    if not _TIME_RE.fullmatch(text):
-        return False
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 class Outputs:
@@ -157,14 +125,7 @@ class Outputs:
             return bool(_SHA256_RE.fullmatch(text))
         if key == "last_error":
             return text in REASONS or bool(_HTTP_REASON_RE.fullmatch(text))
-        return (
-            _is_day(text)
-            or _is_time(text)
-            or bool(_WEEK_RE.fullmatch(text))
-            or bool(_UUID4_RE.fullmatch(text))
-            or bool(_NUMBER_RE.fullmatch(text))
-            or release(text) == text
-        )
+        return shaped(text)
 
     def check(self, value: object, *, admin: bool, where: str = "") -> None:
         """Every key and string in `value`; report bodies are checked as reports."""
